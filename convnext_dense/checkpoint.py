@@ -1,0 +1,156 @@
+"""Safe checkpoint loading for every place a checkpoint enters (init_cfg, load_from,
+resume, tools).
+
+torch >= 2.6 loads with ``weights_only=True``: only tensors and a short allowlist of types
+are unpickled, so a file cannot run code. MMEngine's own training checkpoints hold a few
+more types (``HistoryBuffer`` in the message hub, numpy arrays and scalars), which made
+them unloadable (mmengine#1655). We allow exactly those types and keep ``weights_only``
+on. Full unpickling happens only when the user opts in with ``--trust-checkpoint`` (config
+key ``trust_checkpoints = True``, environment ``CONVNEXT_DENSE_TRUST_CHECKPOINTS=1``).
+
+Importing this module routes MMEngine's ``CheckpointLoader`` (local files and URLs) through
+:func:`load_checkpoint_file`, so ``load_from``, ``resume`` and mmdet/mmseg's pretrained
+loading all get the same safety and the same one-line errors.
+"""
+import os
+import os.path as osp
+import pickle
+import re
+import zipfile
+from typing import Any, Optional
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner import checkpoint as mmengine_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
+
+TRUST_ENV = 'CONVNEXT_DENSE_TRUST_CHECKPOINTS'
+_trusted = False
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be used; the message says why and what to do."""
+
+
+def set_trust_checkpoints(trusted: bool) -> None:
+    """Allow full unpickling of checkpoints in this process (the explicit user opt-in)."""
+    global _trusted
+    _trusted = bool(trusted)
+
+
+def checkpoints_trusted() -> bool:
+    return _trusted or os.environ.get(TRUST_ENV, '') == '1'
+
+
+def _numpy_globals() -> list:
+    """The numpy callables and classes that pickled arrays, dtypes and scalars reference,
+    under both the numpy 1 (``numpy.core``) and numpy 2 (``numpy._core``) module names."""
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
+    found = [np.ndarray, np.dtype]
+    for fn in ('_reconstruct', 'scalar'):
+        obj = getattr(multiarray, fn)
+        found += [(obj, f'numpy.core.multiarray.{fn}'), (obj, f'numpy._core.multiarray.{fn}')]
+    dtype_classes = {type(np.dtype(t)) for t in
+                     ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
+                      'uint64', 'float16', 'float32', 'float64', 'complex64', 'complex128')}
+    return found + sorted(dtype_classes, key=lambda c: c.__name__)
+
+
+def allow_mmengine_checkpoint_types() -> None:
+    """Add exactly the non-tensor types MMEngine writes into training checkpoints to the
+    ``weights_only`` allowlist."""
+    torch.serialization.add_safe_globals([HistoryBuffer] + _numpy_globals())
+
+
+def _download(url: str) -> str:
+    cache = osp.join(torch.hub.get_dir(), 'checkpoints')
+    target = osp.join(cache, osp.basename(urlparse(url).path))
+    if not osp.isfile(target):
+        os.makedirs(cache, exist_ok=True)
+        try:
+            torch.hub.download_url_to_file(url, target, progress=True)
+        except Exception as exc:  # no network, 404, TLS ...
+            raise CheckpointError(
+                f'could not download {url} ({type(exc).__name__}: {str(exc)[:120]}); download it '
+                f'by other means and put it at {target}, point the config at a local file, or '
+                f'set the backbone init_cfg=None to train from scratch') from None
+    return target
+
+
+def _load_safetensors(path: str) -> dict:
+    from safetensors.torch import load_file
+    try:
+        return load_file(path, device='cpu')
+    except Exception as exc:
+        raise CheckpointError(f'{path} is not a readable .safetensors file ({str(exc)[:120]}); '
+                              're-download it') from None
+
+
+def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint from a path or URL without running code from it.
+
+    Raises CheckpointError with a one-line message for a missing, truncated, non-checkpoint
+    or code-carrying file.
+    """
+    filename = str(filename)
+    if re.match(r'^https?://', filename):
+        filename = _download(filename)
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise CheckpointError(f'checkpoint {filename} does not exist; check the path (or '
+                              'download the checkpoint there)')
+    if filename.endswith('.safetensors'):
+        return _load_safetensors(filename)
+    if osp.getsize(filename) == 0:
+        raise CheckpointError(f'checkpoint {filename} is empty (0 bytes): the write was cut '
+                              'off; use an earlier checkpoint')
+    trusted = checkpoints_trusted()
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=not trusted)
+    except pickle.UnpicklingError as exc:
+        msg = str(exc)
+        unsupported = re.search(r'Unsupported global: GLOBAL ([\w.]+)', msg)
+        if unsupported or 'Weights only load failed' in msg:
+            what = unsupported[1] if unsupported else 'objects outside the weights allowlist'
+            raise CheckpointError(
+                f'refused to load {filename}: it contains {what}, which is not weights and '
+                'could run code when unpickled; if you trust this file, pass --trust-checkpoint '
+                '(config: trust_checkpoints = True)') from None
+        raise CheckpointError(f'{filename} is not a PyTorch checkpoint ({msg[:80]}); '
+                              'check the path') from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        msg = str(exc)
+        if any(s in msg for s in ('central directory', 'zip archive', 'Ran out of input',
+                                  'truncated', 'unexpected EOF', 'file read failed')) \
+                or isinstance(exc, (EOFError, zipfile.BadZipFile)):
+            raise CheckpointError(f'checkpoint {filename} is truncated or corrupt ({msg[:80]}); '
+                                  'the write was probably cut off: use an earlier checkpoint '
+                                  'or download it again') from None
+        raise CheckpointError(f'could not load checkpoint {filename}: {msg[:160]}') from None
+
+
+def _mmengine_loader(filename: str, map_location: Optional[Any] = None) -> Any:
+    return load_checkpoint_file(filename, map_location or 'cpu')
+
+
+def install_mmengine_loaders() -> None:
+    """Route MMEngine's local-file and URL checkpoint loading through the safe loader.
+
+    ``open-mmlab://``, ``torchvision://`` and ``mmcls://`` resolve to URLs and call the
+    module-level ``load_from_http``, whose ``torch.hub`` path unpickles without
+    ``weights_only``; it is replaced too.
+    """
+    CheckpointLoader.register_scheme(prefixes='', loader=_mmengine_loader, force=True)
+    CheckpointLoader.register_scheme(prefixes=['http://', 'https://'], loader=_mmengine_loader,
+                                     force=True)
+
+    def load_from_http(filename, map_location=None, model_dir=None, progress=True):
+        return load_checkpoint_file(filename, map_location or 'cpu')
+
+    mmengine_checkpoint.load_from_http = load_from_http
+
+
+allow_mmengine_checkpoint_types()
+install_mmengine_loaders()
