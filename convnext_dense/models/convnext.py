@@ -163,7 +163,8 @@ class ConvNeXt(BaseModule):
                           StridedConv2d(self.dims[i - 1], self.dims[i], kernel_size=2, stride=2))
             for i in range(1, 4)])
 
-        rates = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        num_blocks = sum(self.depths)
+        rates = [drop_path_rate * i / max(num_blocks - 1, 1) for i in range(num_blocks)]
         starts = [sum(self.depths[:i]) for i in range(4)]
         self.stages = nn.ModuleList(
             nn.Sequential(*[ConvNeXtBlock(self.dims[i], rates[starts[i] + j],
