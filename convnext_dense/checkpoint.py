@@ -26,11 +26,13 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import checkpoint as mmengine_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from .errors import UserError
+
 TRUST_ENV = 'CONVNEXT_DENSE_TRUST_CHECKPOINTS'
 _trusted = False
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError):
     """A checkpoint could not be used; the message says why and what to do."""
 
 

@@ -1,0 +1,1 @@
+"""Entry points behind tools/train.py and tools/test.py."""
