@@ -1,0 +1,51 @@
+#!/usr/bin/env python
+"""Write synthetic shape datasets for the CPU demos and tests.
+
+    python tools/make_synthetic_data.py coco --out data/synthetic_coco [--num-train 200]
+        [--num-val 50] [--size 160] [--seed 0]
+
+Each kind of dataset is a sub-command; add one with a function that takes the parsed
+arguments and an entry in SUBCOMMANDS.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def add_coco(subparsers) -> None:
+    p = subparsers.add_parser('coco', help='COCO 2017 layout (instances_{train,val}2017.json)')
+    p.add_argument('--out', default='data/synthetic_coco', help='output folder')
+    p.add_argument('--num-train', type=int, default=200)
+    p.add_argument('--num-val', type=int, default=50)
+    p.add_argument('--size', type=int, nargs='+', default=[160],
+                   help='image size: one number (square) or HEIGHT WIDTH')
+    p.add_argument('--max-objects', type=int, default=4)
+    p.add_argument('--seed', type=int, default=0)
+    p.set_defaults(func=run_coco)
+
+
+def run_coco(args) -> None:
+    from convnext_dense.datasets.synthetic import write_coco_dataset
+    size = args.size[0] if len(args.size) == 1 else tuple(args.size[:2])
+    files = write_coco_dataset(args.out, args.num_train, args.num_val, size, args.seed,
+                               args.max_objects)
+    for split, path in files.items():
+        print(f'{split}: {path}')
+
+
+SUBCOMMANDS = [add_coco]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest='kind', required=True)
+    for add in SUBCOMMANDS:
+        add(subparsers)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == '__main__':
+    main()
