@@ -90,6 +90,19 @@ def _load_safetensors(path: str) -> dict:
                               're-download it') from None
 
 
+def is_cut_off_zip(path: str) -> bool:
+    """True for a torch zip checkpoint whose end (the zip central directory) is missing,
+    which is what a write killed half-way leaves behind."""
+    with open(path, 'rb') as f:
+        if f.read(4) != b'PK\x03\x04':
+            return False
+    try:
+        with zipfile.ZipFile(path):
+            return False
+    except zipfile.BadZipFile:
+        return True
+
+
 def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
     """Load a checkpoint from a path or URL without running code from it.
 
@@ -108,6 +121,10 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
     if osp.getsize(filename) == 0:
         raise CheckpointError(f'checkpoint {filename} is empty (0 bytes): the write was cut '
                               'off; use an earlier checkpoint')
+    if is_cut_off_zip(filename):
+        raise CheckpointError(f'checkpoint {filename} is truncated (its zip directory is '
+                              'missing): the write was probably cut off; use an earlier '
+                              'checkpoint or download it again')
     trusted = checkpoints_trusted()
     try:
         return torch.load(filename, map_location=map_location, weights_only=not trusted)
@@ -122,11 +139,11 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
                 '(config: trust_checkpoints = True)') from None
         raise CheckpointError(f'{filename} is not a PyTorch checkpoint ({msg[:80]}); '
                               'check the path') from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
         msg = str(exc)
         if any(s in msg for s in ('central directory', 'zip archive', 'Ran out of input',
                                   'truncated', 'unexpected EOF', 'file read failed')) \
-                or isinstance(exc, (EOFError, zipfile.BadZipFile)):
+                or isinstance(exc, (EOFError, zipfile.BadZipFile, KeyError)):
             raise CheckpointError(f'checkpoint {filename} is truncated or corrupt ({msg[:80]}); '
                                   'the write was probably cut off: use an earlier checkpoint '
                                   'or download it again') from None

@@ -3,6 +3,8 @@
 
     python tools/make_synthetic_data.py coco --out data/synthetic_coco [--num-train 200]
         [--num-val 50] [--size 160] [--seed 0]
+    python tools/make_synthetic_data.py ade --out data/synthetic_ade [--num-train 300]
+        [--num-val 50] [--size 128] [--seed 0]
 
 Each kind of dataset is a sub-command; add one with a function that takes the parsed
 arguments and an entry in SUBCOMMANDS.
@@ -35,7 +37,29 @@ def run_coco(args) -> None:
         print(f'{split}: {path}')
 
 
-SUBCOMMANDS = [add_coco]
+def add_ade(subparsers) -> None:
+    p = subparsers.add_parser('ade', help='ADE20K layout ({images,annotations}/{training,'
+                                          'validation}; label 0 = other, 1..K the classes)')
+    p.add_argument('--out', default='data/synthetic_ade', help='output folder')
+    p.add_argument('--num-train', type=int, default=300)
+    p.add_argument('--num-val', type=int, default=50)
+    p.add_argument('--size', type=int, nargs='+', default=[128],
+                   help='image size: one number (square) or HEIGHT WIDTH')
+    p.add_argument('--max-objects', type=int, default=4)
+    p.add_argument('--seed', type=int, default=0)
+    p.set_defaults(func=run_ade)
+
+
+def run_ade(args) -> None:
+    from convnext_dense.datasets.synthetic_ade import write_ade20k_dataset
+    size = args.size[0] if len(args.size) == 1 else tuple(args.size[:2])
+    folders = write_ade20k_dataset(args.out, args.num_train, args.num_val, size, args.seed,
+                                   args.max_objects)
+    for split, (img_dir, ann_dir) in folders.items():
+        print(f'{split}: {img_dir} {ann_dir}')
+
+
+SUBCOMMANDS = [add_coco, add_ade]
 
 
 def main(argv=None) -> None:

@@ -8,17 +8,17 @@ open as a zip archive: a cheap, exact test.
 import glob
 import os.path as osp
 import re
-import zipfile
 from typing import List, Optional
 
 from mmengine.logging import print_log
 
+from ..checkpoint import is_cut_off_zip
+
 
 def is_intact_checkpoint(path: str) -> bool:
     try:
-        with zipfile.ZipFile(path) as archive:
-            return any(name.endswith('data.pkl') for name in archive.namelist())
-    except (zipfile.BadZipFile, OSError):
+        return osp.getsize(path) > 0 and not is_cut_off_zip(path)
+    except OSError:
         return False
 
 

@@ -1,0 +1,128 @@
+"""ADE20K-layout segmentation datasets whose label maps are checked as they are loaded.
+
+A label PNG with a value outside the classes, or of another size than its image, makes
+mmseg fail far from the cause (a CUDA assert in the loss, a shape error in the metric) or,
+worse, train silently on garbage. :class:`CheckSegLabels` turns both into one line naming
+the file; the two datasets here insert it after ``LoadAnnotations`` in whatever pipeline
+they are given (training, test, or the nested test-time-augmentation one), so configs stay
+as they are.
+
+``convnext_dense.ADE20KDataset``: mmseg's ADE20K (150 classes) plus the check.
+``convnext_dense.ADE20KStyleDataset``: the same layout and label convention
+(``images/{training,validation}/*.jpg``, ``annotations/.../*.png``, 0 = "other", 1..K the
+classes) with the class names taken from ``metainfo`` (e.g. the synthetic demo data).
+"""
+from typing import Optional
+
+import numpy as np
+from mmcv.transforms import BaseTransform, Compose
+from mmseg.datasets import ADE20KDataset as MMSegADE20KDataset
+from mmseg.datasets import BaseSegDataset
+from mmseg.datasets.transforms import LoadAnnotations
+
+from ..errors import DataError
+from ..registry import DATASETS, TRANSFORMS
+
+IGNORE_INDEX = 255
+
+
+@TRANSFORMS.register_module()
+class CheckSegLabels(BaseTransform):
+    """Check a freshly loaded label map against its image and the number of classes.
+
+    Place it right after ``LoadAnnotations``. Values are checked as the file holds them:
+    with ``reduce_zero_label`` (ADE20K) a file may hold 0 ("other"), 1..num_classes and
+    255 (ignore); without it, 0..num_classes-1 and 255.
+    """
+
+    def __init__(self, num_classes: int):
+        self.num_classes = int(num_classes)
+
+    def transform(self, results: dict) -> dict:
+        label = results.get('gt_seg_map')
+        if label is None:
+            return results
+        path = results.get('seg_map_path', '<label map>')
+        if label.ndim != 2:
+            raise DataError(
+                f'label map {path} has shape {label.shape}: expected a single-channel PNG of '
+                'class indices (not a colour picture); convert it to class indices')
+        image_hw = tuple((results.get('ori_shape') or label.shape)[:2])
+        if tuple(label.shape) != image_hw:
+            raise DataError(
+                f'label map {path} is {label.shape[1]}x{label.shape[0]} but its image '
+                f'{results.get("img_path", "")} is {image_hw[1]}x{image_hw[0]}; every label '
+                'PNG must have the size of its image: regenerate or fix it')
+        reduced = bool(results.get('reduce_zero_label', False))
+        if results.get('label_map'):
+            return results  # ids were remapped to a class subset; unknown ones became 255
+        bad = (label >= self.num_classes) & (label != IGNORE_INDEX)
+        if bad.any():
+            values = np.unique(label[bad]).astype(np.int64)
+            raw = values + 1 if reduced else values
+            allowed = (f'0 (other), 1..{self.num_classes} for the {self.num_classes} classes'
+                       if reduced else f'0..{self.num_classes - 1}')
+            raise DataError(
+                f'label map {path} holds values {", ".join(map(str, raw[:5]))} outside the '
+                f'{self.num_classes} classes: allowed are {allowed} and 255 (ignore); fix the '
+                "file, or set the dataset's classes (metainfo) / the heads' num_classes to "
+                'match the data')
+        return results
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(num_classes={self.num_classes})'
+
+
+def insert_label_check(pipeline: Compose, num_classes: int) -> int:
+    """Insert a :class:`CheckSegLabels` after every ``LoadAnnotations`` in ``pipeline``,
+    including the sub-pipelines of ``TestTimeAug``. Returns how many were inserted."""
+    inserted = 0
+    transforms = pipeline.transforms
+    for i in range(len(transforms) - 1, -1, -1):
+        transform = transforms[i]
+        if isinstance(transform, LoadAnnotations) and not (
+                i + 1 < len(transforms) and isinstance(transforms[i + 1], CheckSegLabels)):
+            transforms.insert(i + 1, CheckSegLabels(num_classes))
+            inserted += 1
+        for sub in getattr(transform, 'subroutines', None) or []:
+            inserted += insert_label_check(sub, num_classes)
+    return inserted
+
+
+class _CheckedLabelsMixin:
+    """Adds the label check to the dataset's own pipeline after it is built."""
+
+    def _add_label_check(self, check_labels: bool) -> None:
+        if check_labels:
+            insert_label_check(self.pipeline, len(self.metainfo['classes']))
+
+
+@DATASETS.register_module()
+class ADE20KDataset(_CheckedLabelsMixin, MMSegADE20KDataset):
+    """mmseg's ADE20K dataset (150 classes, ``reduce_zero_label=True``) whose label maps
+    are checked as they load (``check_labels=False`` turns that off)."""
+
+    def __init__(self, *args, check_labels: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._add_label_check(check_labels)
+
+
+@DATASETS.register_module()
+class ADE20KStyleDataset(_CheckedLabelsMixin, BaseSegDataset):
+    """A dataset in ADE20K's layout and label convention with its own classes.
+
+    ``metainfo=dict(classes=(...), palette=[...])`` names the K classes; label PNGs hold
+    0 for "other" (ignored, as in ADE20K), 1..K for the classes and 255 for ignore.
+    """
+
+    def __init__(self, *args, metainfo: Optional[dict] = None, img_suffix: str = '.jpg',
+                 seg_map_suffix: str = '.png', reduce_zero_label: bool = True,
+                 check_labels: bool = True, **kwargs):
+        if not metainfo or not metainfo.get('classes'):
+            raise DataError('ADE20KStyleDataset needs metainfo=dict(classes=(...)) naming the '
+                            'classes 1..K of its label maps; add it to the dataset config')
+        super().__init__(*args, metainfo=metainfo, img_suffix=img_suffix,
+                         seg_map_suffix=seg_map_suffix, reduce_zero_label=reduce_zero_label,
+                         **kwargs)
+        self._add_label_check(check_labels)
+
