@@ -60,10 +60,25 @@ def _numpy_globals() -> list:
     return found + sorted(dtype_classes, key=lambda c: c.__name__)
 
 
+def history_buffer_method(owner: Any, name: str) -> Any:
+    """Stands in for ``getattr`` while unpickling.
+
+    A ``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer, 'mean')``.
+    Allowing the real ``getattr`` would let a crafted file walk from any allowed class to
+    ``os.system``; this resolves only HistoryBuffer's own statistics methods.
+    """
+    if owner is HistoryBuffer and name in {'min', 'max', 'current', 'mean',
+                                           *HistoryBuffer._statistics_methods}:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(f'Unsupported global: GLOBAL builtins.getattr on {owner!r}.{name}')
+
+
 def allow_mmengine_checkpoint_types() -> None:
     """Add exactly the non-tensor types MMEngine writes into training checkpoints to the
     ``weights_only`` allowlist."""
-    torch.serialization.add_safe_globals([HistoryBuffer] + _numpy_globals())
+    torch.serialization.add_safe_globals(
+        [HistoryBuffer, (history_buffer_method, '__builtin__.getattr'),
+         (history_buffer_method, 'builtins.getattr')] + _numpy_globals())
 
 
 def _download(url: str) -> str:
@@ -130,7 +145,7 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
         return torch.load(filename, map_location=map_location, weights_only=not trusted)
     except pickle.UnpicklingError as exc:
         msg = str(exc)
-        unsupported = re.search(r'Unsupported global: GLOBAL ([\w.]+)', msg)
+        unsupported = re.search(r'(?:Unsupported global: |unsupported )GLOBAL ([\w.]+)', msg)
         if unsupported or 'Weights only load failed' in msg:
             what = unsupported[1] if unsupported else 'objects outside the weights allowlist'
             raise CheckpointError(

@@ -19,9 +19,15 @@ class DataError(UserError, ValueError):
 # re-raises them with "class `X` in scope/registry: " prefixes, which we strip.
 USER_FACING = (UserError, FileNotFoundError, ValueError, KeyError, TypeError)
 _BUILD_PREFIX = re.compile(r'class `\w+` in [\w.]+/[\w ]+: ')
+# torch re-raises an exception from a DataLoader worker with the worker's traceback in the
+# message; its last line is "module.ExceptionType: the original message"
+_WORKER_WRAPPED = re.compile(r'^Caught \w+ in DataLoader worker process \d+')
 
 
 def one_line(exc: BaseException) -> str:
     """The innermost, user-meaningful message of ``exc`` on one line."""
-    msg = _BUILD_PREFIX.sub('', str(exc)).strip().strip('"\'')
+    msg = str(exc)
+    if _WORKER_WRAPPED.match(msg):
+        msg = msg.strip().splitlines()[-1].split(': ', 1)[-1]
+    msg = _BUILD_PREFIX.sub('', msg).strip().strip('"\'')
     return ' '.join(msg.split()) or type(exc).__name__

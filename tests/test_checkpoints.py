@@ -201,3 +201,18 @@ def test_trust_is_an_explicit_opt_in(tmp_path):
         set_trust_checkpoints(False)
     with pytest.raises(CheckpointError):
         load_checkpoint_file(path)
+
+
+class LooksUpAttribute:
+    """Unpickles as getattr(HistoryBuffer, '__init__'): the first step of a gadget chain."""
+
+    def __reduce__(self):
+        from mmengine.logging import HistoryBuffer
+        return getattr, (HistoryBuffer, '__init__')
+
+
+def test_getattr_only_resolves_history_buffer_statistics(tmp_path):
+    path = tmp_path / 'gadget.pth'
+    torch.save({'x': LooksUpAttribute()}, path)
+    with pytest.raises(CheckpointError, match='refused'):
+        load_checkpoint_file(path)

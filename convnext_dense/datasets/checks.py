@@ -12,6 +12,8 @@ HINTS = {
                    'https://cocodataset.org and unpack it there',
     'ADE20KDataset': 'download ADEChallengeData2016.zip from '
                      'http://sceneparsing.csail.mit.edu and unpack it there',
+    'ADE20KStyleDataset': 'write the synthetic one with tools/make_synthetic_data.py ade '
+                          '--out DIR (or put an ADE20K-layout dataset there)',
 }
 
 

@@ -1,0 +1,59 @@
+"""Test-time augmentation for instance segmentation.
+
+mmdet 3.3's ``DetTTAModel`` merges boxes only and asserts that predictions carry no masks,
+so ``tools/test.py --tta`` on Mask R-CNN / Cascade Mask R-CNN would stop there. This
+subclass merges the views the same way (flip boxes back, concatenate, class-wise NMS) and
+keeps, for every surviving box, the mask predicted with it (flipped back as well).
+"""
+from typing import List
+
+import torch
+from mmcv.ops import batched_nms
+from mmdet.models.test_time_augs import DetTTAModel
+from mmdet.structures import DetDataSample
+from mmdet.structures.bbox import bbox_flip
+from mmengine.structures import InstanceData
+
+from ..registry import MODELS
+
+
+def _flip_masks(masks: torch.Tensor, direction: str) -> torch.Tensor:
+    dims = {'horizontal': [-1], 'vertical': [-2], 'diagonal': [-2, -1]}[direction]
+    return masks.flip(dims)
+
+
+@MODELS.register_module()
+class DetTTAModelWithMasks(DetTTAModel):
+    """``DetTTAModel`` that also merges instance masks (``type='convnext_dense.DetTTAModelWithMasks'``,
+    same ``tta_cfg``); without masks it behaves exactly like ``DetTTAModel``."""
+
+    def _merge_single_sample(self, data_samples: List[DetDataSample]) -> DetDataSample:
+        if data_samples[0].pred_instances.get('masks', None) is None:
+            return super()._merge_single_sample(data_samples)
+        bboxes, scores, labels, masks = [], [], [], []
+        for sample in data_samples:
+            pred, meta = sample.pred_instances, sample.metainfo
+            b, m = pred.bboxes, pred.masks
+            if meta.get('flip', False):
+                b = bbox_flip(bboxes=b, img_shape=meta['ori_shape'],
+                              direction=meta['flip_direction'])
+                m = _flip_masks(m, meta['flip_direction'])
+            bboxes.append(b)
+            masks.append(m)
+            scores.append(pred.scores)
+            labels.append(pred.labels)
+        bboxes, scores = torch.cat(bboxes), torch.cat(scores)
+        labels, masks = torch.cat(labels), torch.cat(masks)
+        if bboxes.numel() == 0:
+            return data_samples[0]
+        dets, keep = batched_nms(bboxes, scores, labels, self.tta_cfg.nms)
+        keep = keep[:self.tta_cfg.max_per_img]
+        dets = dets[:self.tta_cfg.max_per_img]
+        merged = InstanceData()
+        merged.bboxes = dets[:, :-1]
+        merged.scores = dets[:, -1]
+        merged.labels = labels[keep]
+        merged.masks = masks[keep]
+        result = data_samples[0]
+        result.pred_instances = merged
+        return result
