@@ -5,6 +5,7 @@ config) registers the backbone ``convnext_dense.ConvNeXt``, the optimizer constr
 ``convnext_dense.LayerDecayOptimizerConstructor`` and this package's hooks, and makes
 checkpoint loading safe under torch >= 2.6 (see :mod:`convnext_dense.checkpoint`).
 """
+from . import compat  # noqa: F401  (mmdet::/mmseg:: config bases without pkg_resources)
 from . import checkpoint  # noqa: F401  (installs the safe checkpoint loaders)
 from .engine import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403

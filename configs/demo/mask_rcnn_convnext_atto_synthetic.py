@@ -1,0 +1,94 @@
+# CPU demo: the real Mask R-CNN ConvNeXt recipe (configs/mask_rcnn_convnext_t_fpn_3x_coco.py),
+# shrunk until it trains in minutes on 2 CPU cores. What changes, and why:
+# - data: the synthetic shapes (tools/make_synthetic_data.py coco), 160x160 images, 5
+#   classes whose identity is the shape only; metainfo names the classes, otherwise
+#   CocoDataset would keep COCO's 80 names and find no matching category.
+# - image size: 160 instead of 1333x800 (multi-scale 128..192 plus flip instead of
+#   480..800 with crops: the crops of the recipe would cut most of a 160-pixel scene away).
+# - backbone: ConvNeXt-atto trained from scratch (no pretrained weights, layer scale 1e-6,
+#   drop path 0.05), so nothing needs downloading; no layer-wise lr decay (decay_rate 1.0)
+#   since nothing pretrained has to be protected.
+# - slim heads and sampling (what makes a CPU iteration ~10x cheaper): 64-channel FPN and
+#   RoI extractors, 256-wide box FC, 64-channel mask convs, 128 sampled anchors and RoIs,
+#   300 proposals.
+# - schedule: batch 4, AdamW lr 1e-3, 50-iteration warm-up then cosine, 12 epochs of 50
+#   iterations; evaluation at the end only.
+_base_ = '../mask_rcnn_convnext_t_fpn_3x_coco.py'
+
+data_root = 'data/synthetic_coco/'
+metainfo = dict(classes=('circle', 'triangle', 'square', 'star', 'cross'))
+num_classes = 5
+image_size = 160
+
+model = dict(
+    backbone=dict(arch='atto', drop_path_rate=0.05, layer_scale_init_value=1e-6,
+                  init_cfg=None),
+    neck=dict(in_channels=[40, 80, 160, 320], out_channels=64),
+    rpn_head=dict(in_channels=64, feat_channels=64),
+    roi_head=dict(
+        bbox_roi_extractor=dict(out_channels=64),
+        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=num_classes),
+        mask_roi_extractor=dict(out_channels=64),
+        mask_head=dict(in_channels=64, conv_out_channels=64, num_classes=num_classes)),
+    train_cfg=dict(
+        rpn=dict(sampler=dict(num=128)),
+        rpn_proposal=dict(nms_pre=600, max_per_img=300),
+        rcnn=dict(sampler=dict(num=128))),
+    test_cfg=dict(
+        rpn=dict(nms_pre=600, max_per_img=300)))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='RandomResize', scale=(image_size, image_size), ratio_range=(0.8, 1.2),
+         keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
+]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TestTimeAug',
+         transforms=[
+             [dict(type='Resize', scale=(s, s), keep_ratio=True) for s in (144, 160, 192)],
+             [dict(type='RandomFlip', prob=1.), dict(type='RandomFlip', prob=0.)],
+             [dict(type='LoadAnnotations', with_bbox=True, with_mask=True)],
+             [dict(type='PackDetInputs',
+                   meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                              'scale_factor', 'flip', 'flip_direction'))]])
+]
+
+train_dataloader = dict(
+    batch_size=4, num_workers=1, persistent_workers=True,
+    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=train_pipeline,
+                 filter_cfg=dict(filter_empty_gt=True, min_size=4)))
+val_dataloader = dict(
+    num_workers=1, persistent_workers=True,
+    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
+test_evaluator = val_evaluator
+
+max_epochs = 12
+iters_per_epoch = 50  # 200 training images / batch 4
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_epochs * iters_per_epoch,
+         T_max=max_epochs * iters_per_epoch - 50, eta_min=1e-5),
+]
+optim_wrapper = dict(
+    paramwise_cfg=dict(decay_rate=1.0),
+    optimizer=dict(lr=1e-3),
+    clip_grad=dict(max_norm=10.0))
+auto_scale_lr = dict(enable=False, base_batch_size=4)
+
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))

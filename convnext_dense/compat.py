@@ -1,0 +1,58 @@
+"""Compatibility with setuptools >= 81, which no longer ships ``pkg_resources``.
+
+torch 2.14 requires setuptools >= 77.0.3, and current setuptools has dropped
+``pkg_resources``; MMEngine 0.10.7's ``is_installed`` / ``get_installed_path`` import it to
+resolve ``_base_ = 'mmdet::...'`` / ``'mmseg::...'`` in configs, so every config that
+inherits from mmdet or mmseg failed with ``No module named 'pkg_resources'``. The same two
+functions are provided here on ``importlib.metadata`` and installed into MMEngine when
+``pkg_resources`` is missing (importing ``convnext_dense`` does it).
+"""
+import importlib.metadata
+import importlib.util
+import os.path as osp
+
+
+def is_installed(package: str) -> bool:
+    try:
+        importlib.metadata.distribution(package)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        return spec is not None and spec.origin is not None
+
+
+def get_installed_path(package: str) -> str:
+    from mmengine.utils.package_utils import package2module
+    try:
+        dist = importlib.metadata.distribution(package)
+    except importlib.metadata.PackageNotFoundError:
+        spec = importlib.util.find_spec(package)
+        if spec is None:
+            raise
+        if spec.origin is None:
+            raise RuntimeError(f'{package} is a namespace package, which is invalid for '
+                               '`get_install_path`')
+        return osp.dirname(spec.origin)
+    location = str(dist.locate_file(''))
+    possible_path = osp.join(location, package)
+    if osp.exists(possible_path):
+        return possible_path
+    return osp.join(location, package2module(package))
+
+
+def patch_mmengine_package_utils() -> None:
+    try:
+        import pkg_resources  # noqa: F401
+        return
+    except ImportError:
+        pass
+    import mmengine.config.config as config_module
+    import mmengine.hub.hub as hub_module
+    import mmengine.utils as utils
+    import mmengine.utils.package_utils as package_utils
+    for module in (package_utils, utils, config_module, hub_module):
+        module.is_installed = is_installed
+        module.get_installed_path = get_installed_path
+
+
+patch_mmengine_package_utils()
