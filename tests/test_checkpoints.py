@@ -79,8 +79,7 @@ def test_fair_checkpoint_loads_and_drops_classifier(tmp_path):
 
 
 def test_mmpretrain_checkpoint_loads(tmp_path):
-    mmpretrain_models = pytest.importorskip('mmpretrain.models',
-                                            reason='mmpretrain is in the bench extra')
+    import mmpretrain.models as mmpretrain_models  # installed by tools/install.sh (bench extra)
     torch.manual_seed(2)
     classifier = mmpretrain_models.ImageClassifier(
         backbone=dict(type='ConvNeXt', arch='atto'),

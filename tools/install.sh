@@ -85,7 +85,7 @@ else
     if [ "$WANT_CUDA" = 1 ]; then export FORCE_CUDA=1; fi
     mkdir -p "$WHEEL_DIR"
     (cd "$SRC" && "${PIP[@]}" wheel -v --no-build-isolation --no-deps . -w "$BUILD/out") 2>&1 \
-      | grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|error|Error|Successfully' || true
+      | grep --line-buffered -oE '^\s*\[[0-9]+/[0-9]+\]|error: .*|Successfully built.*' || true
     ls "$BUILD"/out/mmcv-*.whl >/dev/null 2>&1 || die "mmcv build failed; rerun with the log: (cd $SRC && MMCV_WITH_OPS=1 pip wheel --no-build-isolation --no-deps .)"
     cp "$BUILD"/out/mmcv-*.whl "$WHEEL_DIR/"
   else
