@@ -21,8 +21,15 @@ def is_installed(package: str) -> bool:
         return spec is not None and spec.origin is not None
 
 
+def package2module(package: str) -> str:
+    """The top-level module of a distribution (``mmsegmentation`` -> ``mmseg``)."""
+    top_level = importlib.metadata.distribution(package).read_text('top_level.txt') or ''
+    if not top_level.strip():
+        raise ValueError(f'can not infer the module name of {package}')
+    return top_level.split()[0]
+
+
 def get_installed_path(package: str) -> str:
-    from mmengine.utils.package_utils import package2module
     try:
         dist = importlib.metadata.distribution(package)
     except importlib.metadata.PackageNotFoundError:

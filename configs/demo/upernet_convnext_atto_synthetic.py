@@ -1,0 +1,84 @@
+# CPU demo: the UperNet ConvNeXt recipe on synthetic shapes (tools/demo_segmentation.sh).
+#
+# Inherits the real configs/upernet_convnext_t_ade20k.py and changes only what a few
+# minutes on a 2-core CPU need:
+# - data: the synthetic ADE20K-layout set of tools/make_synthetic_data.py ade (128x128
+#   scenes, 5 shape classes named in metainfo, label 0 = "other" ignored through
+#   reduce_zero_label=True exactly as in ADE20K); the augmentation keeps the recipe's steps
+#   (random resize 0.5-2.0, crop with cat_max_ratio 0.75, flip, photometric distortion)
+#   scaled to 128x128 crops (scale (512, 128) instead of (2048, 512));
+# - arch: ConvNeXt-atto (3.4M backbone parameters instead of 28M), from scratch (no
+#   ImageNet weights to download), drop_path 0.0 (regularisation does not pay in a short
+#   schedule on a small model);
+# - heads: 64 channels in the UperHead (recipe: 512) and 32 in the auxiliary FCNHead (256),
+#   the main cost on a CPU;
+# - schedule: lr 1e-3 (a from-scratch model, not fine-tuning), 50 warm-up iterations then
+#   the recipe's poly decay, batch 8 on one process, validation and a checkpoint at the end;
+# - sliding-window test on 128x128 windows with stride 85 (the recipe's 512/341 ratio).
+_base_ = ['../upernet_convnext_t_ade20k.py']
+
+crop_size = (128, 128)
+max_iters = 600
+data_root = 'data/synthetic_ade'
+metainfo = dict(
+    classes=('circle', 'triangle', 'square', 'star', 'cross'),
+    palette=[[230, 25, 75], [60, 180, 75], [0, 130, 200], [255, 225, 25], [145, 30, 180]])
+num_classes = 5
+
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(arch='atto', drop_path_rate=0.0, init_cfg=None),
+    decode_head=dict(in_channels=[40, 80, 160, 320], channels=64, num_classes=num_classes),
+    auxiliary_head=dict(in_channels=160, channels=32, num_classes=num_classes),
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(85, 85)),
+)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomResize', scale=(512, 128), ratio_range=(0.5, 2.0), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(512, 128), keep_ratio=True),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    dataset=dict(
+        _delete_=True,
+        type='convnext_dense.ADE20KStyleDataset',
+        data_root=data_root,
+        metainfo=metainfo,
+        reduce_zero_label=True,
+        data_prefix=dict(img_path='images/training', seg_map_path='annotations/training'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=1,
+    dataset=dict(
+        _delete_=True,
+        type='convnext_dense.ADE20KStyleDataset',
+        data_root=data_root,
+        metainfo=metainfo,
+        reduce_zero_label=True,
+        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=50),
+    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=50, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+randomness = dict(seed=0)
