@@ -1,0 +1,14 @@
+# The two commands a new user runs (both install whatever is missing first):
+#   make demo   # train + evaluate ConvNeXt Mask R-CNN and UperNet on generated demo data (CPU)
+#   make test   # the whole test suite
+PYTHON ?= .venv/bin/python
+
+.PHONY: install test demo
+install:
+	bash tools/install.sh
+
+test: install
+	$(PYTHON) -m pytest
+
+demo: install
+	PYTHON=$(PYTHON) bash tools/demo.sh
