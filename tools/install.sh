@@ -41,7 +41,6 @@ if "$PY" -c "import torch, torchvision, sys; sys.exit(0 if (torch.__version__.sp
 else
   "${PIP[@]}" install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 fi
-"${PIP[@]}" install -q "setuptools<70" wheel ninja packaging
 
 # ---- mmcv with compiled ops -------------------------------------------------------------
 PY_TAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info.major}{sys.version_info.minor}")')
@@ -73,6 +72,9 @@ else
       || die "no C/C++ compiler found; install one (Debian/Ubuntu: apt-get install build-essential)"
     INC=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
     [ -f "$INC/Python.h" ] || die "Python headers missing ($INC/Python.h); install them (Debian/Ubuntu: apt-get install python3-dev)"
+    # mmcv 2.1.0's setup.py imports pkg_resources (gone from setuptools >= 70); the later
+    # install of this package brings setuptools back up to what torch asks for.
+    "${PIP[@]}" install -q "setuptools<70" wheel ninja packaging
     BUILD=$(mktemp -d)
     trap 'rm -rf "$BUILD"' EXIT
     "${PIP[@]}" download --no-deps --no-binary :all: --no-build-isolation "mmcv==$MMCV_VERSION" -d "$BUILD" \
