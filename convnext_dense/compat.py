@@ -4,8 +4,9 @@ torch 2.14 requires setuptools >= 77.0.3, and current setuptools has dropped
 ``pkg_resources``; MMEngine 0.10.7's ``is_installed`` / ``get_installed_path`` import it to
 resolve ``_base_ = 'mmdet::...'`` / ``'mmseg::...'`` in configs, so every config that
 inherits from mmdet or mmseg failed with ``No module named 'pkg_resources'``. The same two
-functions are provided here on ``importlib.metadata`` and installed into MMEngine when
-``pkg_resources`` is missing (importing ``convnext_dense`` does it).
+functions are provided here on ``importlib.metadata`` and installed into MMEngine unconditionally (importing
+``convnext_dense`` does it): where setuptools still has a deprecated ``pkg_resources``,
+MMEngine's ``importlib.reload(pkg_resources)`` fails as well ("spec not found").
 """
 import importlib.metadata
 import importlib.util
@@ -48,11 +49,6 @@ def get_installed_path(package: str) -> str:
 
 
 def patch_mmengine_package_utils() -> None:
-    try:
-        import pkg_resources  # noqa: F401
-        return
-    except ImportError:
-        pass
     import mmengine.config.config as config_module
     import mmengine.hub.hub as hub_module
     import mmengine.utils as utils
