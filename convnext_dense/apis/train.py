@@ -48,9 +48,21 @@ def prepare_train_config(args):
             raise UserError(f'--resume {path}: no such checkpoint')
         if path:
             cfg.resume, cfg.load_from = True, path
+    add_reliability_hooks(cfg)
     check_dataset_paths(cfg, ('train', 'val'))
     setup_cpu_distributed(cfg)
     return cfg
+
+
+def add_reliability_hooks(cfg) -> None:
+    """Every training run stops on a non-finite loss (keeping the last good checkpoint)
+    and saves RNG states so that ``--resume`` continues exactly."""
+    hooks = list(cfg.get('custom_hooks', []))
+    present = {str(h.get('type', '')).split('.')[-1] for h in hooks}
+    for name in ('CheckFiniteLossHook', 'RngStateHook'):
+        if name not in present:
+            hooks.append(dict(type=f'convnext_dense.{name}'))
+    cfg.custom_hooks = hooks
 
 
 def main(argv: Optional[List[str]] = None) -> None:
