@@ -36,10 +36,11 @@ def _enable_visualization(cfg: Config, show_dir: str) -> None:
         raise UserError('--show-dir: the config has no visualization hook in default_hooks')
     hook['draw'] = True
     hook['interval'] = 1
-    key = 'test_out_dir' if cfg.default_scope == 'mmdet' else 'img_save_dir'
-    hook[key] = show_dir
-    if cfg.default_scope == 'mmseg':
-        # mmseg's hook saves through the visualizer's backends under work_dir/vis_data
+    if cfg.default_scope == 'mmdet':
+        hook['test_out_dir'] = show_dir
+    else:
+        # mmseg's hook has no output folder of its own: it saves through the visualizer's
+        # backends, into WORK_DIR/SHOW_DIR/vis_data/vis_image
         cfg.visualizer['save_dir'] = osp.join(cfg.work_dir, show_dir)
 
 
