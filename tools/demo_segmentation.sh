@@ -28,5 +28,7 @@ echo "== evaluating $CHECKPOINT"
 "$PYTHON" tools/test.py "$CONFIG" "$CHECKPOINT" --work-dir "$WORK_DIR" --data-root "$DATA" \
   --show-dir vis --metrics-out "$WORK_DIR/test_metrics.json"
 
+"$PYTHON" tools/analysis/plot_training.py "$WORK_DIR"  # WORK_DIR/training_curves.png
+
 echo "== done in $((SECONDS - start)) s: metrics in $WORK_DIR/test_metrics.json, prediction" \
      "overlays in $WORK_DIR/vis"
