@@ -146,7 +146,7 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
     except pickle.UnpicklingError as exc:
         msg = str(exc)
         unsupported = re.search(r'(?:Unsupported global: |unsupported )GLOBAL ([\w.]+)', msg)
-        if unsupported or 'Weights only load failed' in msg:
+        if unsupported or 'GLOBAL' in msg:
             what = unsupported[1] if unsupported else 'objects outside the weights allowlist'
             raise CheckpointError(
                 f'refused to load {filename}: it contains {what}, which is not weights and '
