@@ -104,10 +104,8 @@ def test_config_recipe_and_forward(name):
     assert scales == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
     assert [t.prob for t in cfg.tta_pipeline[1].transforms[1]] == [0., 1.]
 
-    cfg.model.backbone.init_cfg = None
-    model = _build_segmentor(cfg)
-    model.init_weights()
-    model.eval()
+    cfg.model.backbone.init_cfg = None  # no download: the layers keep their initial values
+    model = _build_segmentor(cfg).eval()
     h, w = 96, 128
     inputs = torch.rand(1, 3, h, w) * 255
     metas = [dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), padding_size=[0] * 4)]
