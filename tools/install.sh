@@ -100,6 +100,6 @@ fi
 # ---- the rest ---------------------------------------------------------------------------
 step "installing mmengine, mmdet, mmsegmentation, timm, pycocotools and convnext-dense"
 EXTRAS="${EXTRAS:-tests,bench}"
-"${PIP[@]}" install -e "$REPO[$EXTRAS]"
+"${PIP[@]}" install -q -e "$REPO[$EXTRAS]"
 mmcv_ok || die "mmcv's compiled ops do not import after install (No module named 'mmcv._ext'?); delete $WHEEL_DIR and rerun"
 step "done: activate with 'source ${VENV}/bin/activate'"
