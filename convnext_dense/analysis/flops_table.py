@@ -75,5 +75,28 @@ def format_row(row: FlopsRow) -> str:
             f'| {m.flops_by_part.get("backbone", 0) / 1e9:.1f} | {ok} | {m.seconds:.0f} |')
 
 
-def format_table(rows: List[FlopsRow]) -> str:
-    return '\n'.join([HEADER] + [format_row(r) for r in rows])
+NOTES = """\
+How these were counted (tools/analysis/get_flops.py, convnext_dense/analysis/):
+- counter: MMEngine's FlopAnalyzer (the analyzer of `mmengine.analysis.get_model_complexity_info`),
+  one multiply-add = one FLOP, on the model's tensor-mode forward `model._forward(inputs,
+  data_samples)` with random weights, SyncBN reverted to BN, eval mode, batch 1;
+- detection at 1280x800 (1x3x800x1280): backbone, FPN, RPN (1000 proposals after NMS),
+  RoI heads; the mask head runs on the first 100 RoIs. mmdet 3's own tensor mode runs each
+  cascade stage's mask head on all 1000 proposals, which would give e.g. 2395G instead of
+  965G for Cascade B; the paper's numbers come from mmdet 2's `forward_dummy` (100 RoIs),
+  so cascades are counted that way here (`paper_convention=True`);
+- segmentation at 2048x512 (2560x640 for the `_640` configs): the whole image in one pass
+  ("whole" mode, not sliding windows), backbone and UperHead; the auxiliary FCN head is
+  not run at test time and adds no FLOPs, but its parameters are counted (the paper's
+  params include it);
+- params: every parameter of the model as built (auxiliary head included, SyncBN as BN has
+  the same parameters);
+- the 27-block stage of S/B/L/XL is traced with 3 blocks and the other 24 are added as
+  copies of a traced one (every block of a stage sees the same shapes, so this is exact;
+  `--exact` traces all of them, tests check both agree).
+"""
+
+
+def format_table(rows: List[FlopsRow], notes: bool = False) -> str:
+    table = '\n'.join([HEADER] + [format_row(r) for r in rows])
+    return f'{table}\n\n{NOTES}' if notes else table

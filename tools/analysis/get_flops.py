@@ -48,7 +48,7 @@ def main() -> None:
         if args.out:
             os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
             with open(args.out, 'w') as f:
-                f.write(format_table(rows) + '\n')
+                f.write('# Params and FLOPs beside the paper\n\n' + format_table(rows, notes=True))
             print(f'table written to {args.out}')
 
 
