@@ -5,9 +5,11 @@
 #   CocoDataset would keep COCO's 80 names and find no matching category.
 # - image size: 160 instead of 1333x800 (multi-scale 128..192 plus flip instead of
 #   480..800 with crops: the crops of the recipe would cut most of a 160-pixel scene away).
-# - backbone: ConvNeXt-atto trained from scratch (no pretrained weights, layer scale 1e-6,
-#   drop path 0.05), so nothing needs downloading; no layer-wise lr decay (decay_rate 1.0)
-#   since nothing pretrained has to be protected.
+# - backbone: ConvNeXt-atto trained from scratch (no pretrained weights, drop path 0.05),
+#   so nothing needs downloading; no layer-wise lr decay (decay_rate 1.0) since nothing
+#   pretrained has to be protected. Layer scale stays at the recipe's 1.0: with 1e-6 the
+#   blocks start as identities and a 600-iteration run from scratch learns almost nothing
+#   (measured: box AP 0.001).
 # - slim heads and sampling (what makes a CPU iteration ~10x cheaper): 64-channel FPN and
 #   RoI extractors, 256-wide box FC, 64-channel mask convs, 128 sampled anchors and RoIs,
 #   300 proposals.
@@ -21,8 +23,7 @@ num_classes = 5
 image_size = 160
 
 model = dict(
-    backbone=dict(arch='atto', drop_path_rate=0.05, layer_scale_init_value=1e-6,
-                  init_cfg=None),
+    backbone=dict(arch='atto', drop_path_rate=0.05, init_cfg=None),
     neck=dict(in_channels=[40, 80, 160, 320], out_channels=64),
     rpn_head=dict(in_channels=64, feat_channels=64),
     roi_head=dict(
