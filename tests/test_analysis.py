@@ -220,3 +220,16 @@ def test_epoch_based_validation_is_placed_at_its_last_iteration(tmp_path):
         choose_metric(curves, 'mIoU')
     result = run_tool('tools/analysis/plot_training.py', str(tmp_path / 'missing'))
     assert result.returncode == 2 and result.stderr.count('\n') == 1
+
+
+def test_backbone_torch_compile_option_same_outputs_and_keys():
+    from convnext_dense.models import ConvNeXt
+    torch.manual_seed(0)
+    eager = ConvNeXt('atto').eval()
+    compiled = ConvNeXt('atto', torch_compile=True).eval()
+    compiled.load_state_dict(eager.state_dict())
+    assert list(compiled.state_dict()) == list(eager.state_dict())
+    x = torch.randn(1, 3, 64, 96)
+    with torch.inference_mode():
+        for a, b in zip(eager(x), compiled(x)):
+            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)

@@ -34,7 +34,7 @@ def _prepare(model: nn.Module, spec: dict) -> nn.Module:
         model = model.to(memory_format=torch.channels_last)
     model.train(bool(spec.get('train')))
     if spec.get('compile'):
-        model = torch.compile(model)
+        model.compile()  # in place, what ConvNeXt(torch_compile=True) does
     return model
 
 
