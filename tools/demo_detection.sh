@@ -20,5 +20,6 @@ start=$(date +%s)
 "$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK"
 "$PYTHON" tools/test.py "$CONFIG" "$WORK/epoch_12.pth" --work-dir "$WORK" \
   --show-dir predictions --out "$WORK/predictions.pkl" --metrics-out "$WORK/test_metrics.json"
+"$PYTHON" tools/analysis/plot_training.py "$WORK"  # WORK/training_curves.png
 echo "demo done in $(( $(date +%s) - start )) s: metrics in $WORK/test_metrics.json," \
   "pictures in $WORK/predictions/ (newest timestamped folder)"
