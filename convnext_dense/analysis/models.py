@@ -18,7 +18,19 @@ from ..errors import UserError
 TASKS = {'mmdet': 'detection', 'mmseg': 'segmentation'}
 
 
+def resolve_config_path(path: str) -> str:
+    """``mmdet::convnext/x.py`` / ``mmseg::...`` -> the file installed with that package."""
+    if '::' in path:
+        package, relative = path.split('::', 1)
+        if package not in ('mmdet', 'mmseg'):
+            raise UserError(f'{path}: only mmdet:: and mmseg:: configs can be named this way')
+        module = __import__(package)
+        return osp.join(osp.dirname(module.__file__), '.mim', 'configs', relative)
+    return path
+
+
 def load_config(path: str) -> Config:
+    path = resolve_config_path(path)
     if not osp.isfile(path):
         raise UserError(f'config {path} does not exist; see configs/ for the available ones')
     return Config.fromfile(path)
