@@ -36,3 +36,9 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.05))
 
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+
+# mmdet's CocoDataset, plus one-line errors for a malformed annotation file, missing images
+# and images that cannot be decoded (convnext_dense/datasets/coco.py)
+train_dataloader = dict(dataset=dict(type='convnext_dense.CocoDataset'))
+val_dataloader = dict(dataset=dict(type='convnext_dense.CocoDataset'))
+test_dataloader = dict(dataset=dict(type='convnext_dense.CocoDataset'))

@@ -38,3 +38,9 @@ optim_wrapper = dict(
 # 16 images per step = 8 GPUs x 2 (train_dataloader.batch_size=2 in the base);
 # tools/train.py --auto-scale-lr rescales the lr for another total batch size
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+
+# mmdet's CocoDataset, plus one-line errors for a malformed annotation file, missing images
+# and images that cannot be decoded (convnext_dense/datasets/coco.py)
+train_dataloader = dict(dataset=dict(type='convnext_dense.CocoDataset'))
+val_dataloader = dict(dataset=dict(type='convnext_dense.CocoDataset'))
+test_dataloader = dict(dataset=dict(type='convnext_dense.CocoDataset'))
