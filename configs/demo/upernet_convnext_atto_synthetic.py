@@ -18,7 +18,7 @@
 _base_ = ['../upernet_convnext_t_ade20k.py']
 
 crop_size = (128, 128)
-max_iters = 600
+max_iters = 1500
 data_root = 'data/synthetic_ade'
 metainfo = dict(
     classes=('circle', 'triangle', 'square', 'star', 'cross'),
