@@ -38,6 +38,7 @@ class Settings:
     detector_reference: Optional[str] = MMDET_MASK_RCNN_T  # None: our config with
     segmentor: Optional[str] = 'configs/upernet_convnext_t_ade20k.py'  # mmpretrain swapped in
     seg_size: int = 512             # one sliding window of the segmentor
+    train: bool = True              # the with_cp training-step pair
     train_arch: str = 'tiny'
     train_batch: int = 2
     train_size: int = 512
@@ -100,8 +101,9 @@ def make_specs(s: Settings) -> List[dict]:
     train = dict(batch=s.train_batch, height=s.train_size, width=s.train_size,
                  device=s.device, group='train', kind='backbone', impl='ours',
                  arch=s.train_arch, train=True)
-    specs.append(dict(train, name='ours, with_cp=False', with_cp=False))
-    specs.append(dict(train, name='ours, with_cp=True', with_cp=True))
+    if s.train:
+        specs.append(dict(train, name='ours, with_cp=False', with_cp=False))
+        specs.append(dict(train, name='ours, with_cp=True', with_cp=True))
     return specs
 
 

@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument('--no-channels-last', action='store_true')
     p.add_argument('--no-detector', action='store_true')
     p.add_argument('--no-segmentor', action='store_true')
+    p.add_argument('--no-train', action='store_true', help='skip the with_cp training pair')
     p.add_argument('--no-memory', action='store_true', help='skip the peak-memory processes')
     p.add_argument('--train-size', type=int, help='training-step input side (default 512)')
     p.add_argument('--train-batch', type=int)
@@ -66,6 +67,8 @@ def main() -> None:
             s.detector = None
         if args.no_segmentor:
             s.segmentor = None
+        if args.no_train:
+            s.train = False
         if args.no_memory:
             s.memory_groups = ()
         report = markdown(run(s, log=lambda msg: print(msg, flush=True)))
