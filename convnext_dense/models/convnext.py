@@ -96,23 +96,25 @@ class ConvNeXtBlock(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.with_cp = with_cp
 
-    def _residual(self, x: torch.Tensor) -> torch.Tensor:
+    def _branch(self, x: torch.Tensor) -> torch.Tensor:
+        """dwconv -> norm -> MLP, before layer scale and drop path (NCHW in and out)."""
         x = self.dwconv(x).permute(0, 2, 3, 1)
-        x = self.pwconv2(self.act(self.pwconv1(self.norm(x))))
+        return self.pwconv2(self.act(self.pwconv1(self.norm(x)))).permute(0, 3, 1, 2)
+
+    def _residual(self, x: torch.Tensor) -> torch.Tensor:
+        y = self._branch(x)
         if self.gamma is not None:
-            x = x * self.gamma
-        return self.drop_path(x.permute(0, 3, 1, 2))
+            y = y * self.gamma.view(1, -1, 1, 1)
+        return self.drop_path(y)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.with_cp and x.requires_grad:
             return x + cp.checkpoint(self._residual, x, use_reentrant=False)
         if self.gamma is not None and (not self.training
                                        or isinstance(self.drop_path, nn.Identity)):
-            # x + y * gamma in one pass (torch.addcmul) instead of two: one read and write
-            # of a full feature map less per block; same result up to float rounding
-            y = self.dwconv(x).permute(0, 2, 3, 1)
-            y = self.pwconv2(self.act(self.pwconv1(self.norm(y)))).permute(0, 3, 1, 2)
-            return torch.addcmul(x, y, self.gamma.view(1, -1, 1, 1))
+            # x + y * gamma in one pass instead of two (one read and write of a feature map
+            # less per block); the same sum up to float rounding
+            return torch.addcmul(x, self._branch(x), self.gamma.view(1, -1, 1, 1))
         return x + self._residual(x)
 
 
