@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from convnext_dense.datasets.synthetic import (CLASSES, PALETTE, render_scene,
+from convnext_dense.datasets.synthetic import (CLASSES, PALETTE, SCENE_STYLES, render_scene,
                                                write_coco_dataset)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -59,9 +59,11 @@ def test_render_scene_is_deterministic_by_seed():
     assert not np.array_equal(img_a, img_c)
 
 
-def test_masks_are_visible_pixels_and_match_boxes():
+@pytest.mark.parametrize('style', sorted(SCENE_STYLES))
+def test_masks_are_visible_pixels_and_match_boxes(style):
     for seed in range(30):
-        _, objs = render_scene(np.random.default_rng(seed), 128, 128, max_objects=5)
+        _, objs = render_scene(np.random.default_rng(seed), 128, 128, max_objects=5,
+                               style=SCENE_STYLES[style])
         assert 1 <= len(objs) <= 5
         union = np.zeros((128, 128), bool)
         for obj in objs:
@@ -74,12 +76,13 @@ def test_masks_are_visible_pixels_and_match_boxes():
             assert obj.area == obj.mask.sum() >= 20  # no object is almost fully hidden
 
 
-def test_class_is_not_predictable_from_colour():
+@pytest.mark.parametrize('style', sorted(SCENE_STYLES))
+def test_class_is_not_predictable_from_colour(style):
     """A nearest-class-mean classifier on an object's mean colour (fitted on one half,
     scored on the other) must be close to chance: the class is in the shape only."""
     colours, labels = [], []
     for seed in range(300):
-        img, objs = render_scene(np.random.default_rng(seed), 96, 96)
+        img, objs = render_scene(np.random.default_rng(seed), 96, 96, style=SCENE_STYLES[style])
         for obj in objs:
             colours.append(img[obj.mask].mean(axis=0))
             labels.append(obj.label)
@@ -93,6 +96,24 @@ def test_class_is_not_predictable_from_colour():
     assert accuracy < 1.0 / len(CLASSES) + 0.1, accuracy
     # and the per-class mean colours are all close to each other (shared palette)
     assert np.ptp(means, axis=0).max() < 30, means
+
+
+def test_demo_style_has_larger_objects_on_calmer_backgrounds():
+    """The detection demo's style is easier (what a from-scratch model can learn in minutes)
+    without giving the class away: larger objects, flatter backgrounds; the colour test
+    above covers that colour still says nothing about the class."""
+    def stats(style):
+        areas, texture = [], []
+        for seed in range(60):
+            img, objs = render_scene(np.random.default_rng(seed), 128, 128, style=style)
+            areas += [o.area for o in objs]
+            background = ~np.any([o.mask for o in objs], axis=0)
+            texture.append(img[background].std(axis=0).mean())
+        return np.median(areas), np.median(texture)
+    hard_area, hard_texture = stats(SCENE_STYLES['hard'])
+    demo_area, demo_texture = stats(SCENE_STYLES['demo'])
+    assert demo_area > 1.3 * hard_area, (demo_area, hard_area)
+    assert demo_texture < hard_texture, (demo_texture, hard_texture)
 
 
 def test_coco_files_are_exact(tmp_path):

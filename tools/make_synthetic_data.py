@@ -2,9 +2,9 @@
 """Write synthetic shape datasets for the CPU demos and tests.
 
     python tools/make_synthetic_data.py coco --out data/synthetic_coco [--num-train 200]
-        [--num-val 50] [--size 160] [--seed 0]
+        [--num-val 50] [--size 160] [--seed 0] [--style hard|demo]
     python tools/make_synthetic_data.py ade --out data/synthetic_ade [--num-train 300]
-        [--num-val 50] [--size 128] [--seed 0]
+        [--num-val 50] [--size 128] [--seed 0] [--style hard|demo]
 
 Each kind of dataset is a sub-command; add one with a function that takes the parsed
 arguments and an entry in SUBCOMMANDS.
@@ -25,14 +25,17 @@ def add_coco(subparsers) -> None:
                    help='image size: one number (square) or HEIGHT WIDTH')
     p.add_argument('--max-objects', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--style', choices=['hard', 'demo'], default='hard',
+                   help='scene difficulty (convnext_dense.datasets.synthetic.SCENE_STYLES): '
+                        'demo = larger objects, calmer background, less clutter')
     p.set_defaults(func=run_coco)
 
 
 def run_coco(args) -> None:
-    from convnext_dense.datasets.synthetic import write_coco_dataset
+    from convnext_dense.datasets.synthetic import SCENE_STYLES, write_coco_dataset
     size = args.size[0] if len(args.size) == 1 else tuple(args.size[:2])
     files = write_coco_dataset(args.out, args.num_train, args.num_val, size, args.seed,
-                               args.max_objects)
+                               args.max_objects, SCENE_STYLES[args.style])
     for split, path in files.items():
         print(f'{split}: {path}')
 
@@ -47,14 +50,18 @@ def add_ade(subparsers) -> None:
                    help='image size: one number (square) or HEIGHT WIDTH')
     p.add_argument('--max-objects', type=int, default=4)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--style', choices=['hard', 'demo'], default='hard',
+                   help='scene difficulty (convnext_dense.datasets.synthetic.SCENE_STYLES): '
+                        'demo = larger objects, calmer background, less clutter')
     p.set_defaults(func=run_ade)
 
 
 def run_ade(args) -> None:
+    from convnext_dense.datasets.synthetic import SCENE_STYLES
     from convnext_dense.datasets.synthetic_ade import write_ade20k_dataset
     size = args.size[0] if len(args.size) == 1 else tuple(args.size[:2])
     folders = write_ade20k_dataset(args.out, args.num_train, args.num_val, size, args.seed,
-                                   args.max_objects)
+                                   args.max_objects, SCENE_STYLES[args.style])
     for split, (img_dir, ann_dir) in folders.items():
         print(f'{split}: {img_dir} {ann_dir}')
 

@@ -34,6 +34,27 @@ MIN_CONTRAST = 70            # L1 distance (sum over BGR) between an object and 
 SIZE_RANGE = (0.16, 0.42)    # object diameter as a fraction of the shorter image side
 
 
+@dataclass(frozen=True)
+class SceneStyle:
+    """How hard a scene is, within the honest rules (class = shape, shared colours, textured
+    background, clutter, occlusion). The defaults are the full difficulty used by the tests
+    and the segmentation demo; :data:`SCENE_STYLES` names the presets the tools offer."""
+    size_range: Tuple[float, float] = SIZE_RANGE  # object diameter / shorter image side
+    clutter: Tuple[int, int] = (2, 8)             # min, max number of clutter lines/arcs
+    max_clutter_thickness: int = 2                # clutter strokes are 1..this pixels wide
+    texture_contrast: float = 1.0                 # 0: flat background colour, 1: full texture
+
+
+SCENE_STYLES = {
+    'hard': SceneStyle(),
+    # the detection demo's data: a from-scratch Mask R-CNN on 2 CPU cores has ~10 minutes,
+    # so objects are larger and the background calmer, but classes still differ by shape
+    # only, colours are still shared and objects still occlude each other
+    'demo': SceneStyle(size_range=(0.28, 0.5), clutter=(0, 3), max_clutter_thickness=1,
+                       texture_contrast=0.5),
+}
+
+
 @dataclass
 class SceneObject:
     """One shape in a scene: its class, and the pixels of it that are visible."""
@@ -81,10 +102,11 @@ def _shape_polygon(name: str, rng: np.random.Generator) -> np.ndarray:
     raise ValueError(f'unknown shape {name!r}; known shapes: {", ".join(CLASSES)}')
 
 
-def _shape_mask(label: int, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+def _shape_mask(label: int, rng: np.random.Generator, height: int, width: int,
+                size_range: Tuple[float, float] = SIZE_RANGE) -> np.ndarray:
     """The full (unoccluded) mask of a random instance of class ``label``, fully inside the
     image: random size, aspect (at most 1.25:1), rotation and position."""
-    radius = rng.uniform(*SIZE_RANGE) * min(height, width) / 2
+    radius = rng.uniform(*size_range) * min(height, width) / 2
     pts = _shape_polygon(CLASSES[label], rng)
     aspect = rng.uniform(0.8, 1.0)
     pts = pts * np.array([radius, radius * aspect])
@@ -108,7 +130,8 @@ def _palette_color(rng: np.random.Generator, jitter: int = 25) -> np.ndarray:
     return np.clip(base + rng.uniform(-jitter, jitter, 3), 0, 255)
 
 
-def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+def _background(rng: np.random.Generator, height: int, width: int,
+                style: SceneStyle = SceneStyle()) -> np.ndarray:
     """A textured float32 BGR background with thin clutter lines and arcs."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     kind = rng.integers(3)
@@ -124,11 +147,12 @@ def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray
     else:            # smooth random noise
         grid = rng.uniform(0, 1, (rng.integers(3, 8), rng.integers(3, 8))).astype(np.float32)
         t = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    t = 0.5 + (t - 0.5) * style.texture_contrast
     img = c0 * (1 - t[..., None]) + c1 * t[..., None]
     # clutter that is not an object: thin lines and arcs in palette colours
-    for _ in range(rng.integers(2, 9)):
+    for _ in range(rng.integers(style.clutter[0], style.clutter[1] + 1)):
         color = tuple(float(v) for v in _palette_color(rng))
-        thickness = int(rng.integers(1, 3))
+        thickness = int(rng.integers(1, style.max_clutter_thickness + 1))
         if rng.random() < 0.6:
             p0 = (int(rng.integers(width)), int(rng.integers(height)))
             p1 = (int(rng.integers(width)), int(rng.integers(height)))
@@ -156,7 +180,8 @@ def _pick_color(rng: np.random.Generator, covered: np.ndarray) -> np.ndarray:
 
 
 def render_scene(rng: np.random.Generator, height: int, width: int,
-                 max_objects: int = 4) -> Tuple[np.ndarray, List[SceneObject]]:
+                 max_objects: int = 4,
+                 style: SceneStyle = SceneStyle()) -> Tuple[np.ndarray, List[SceneObject]]:
     """Render one scene: a BGR uint8 image and its objects (1..max_objects of them).
 
     Objects are placed one by one, each on top of the earlier ones; a candidate that would
@@ -165,7 +190,7 @@ def render_scene(rng: np.random.Generator, height: int, width: int,
     """
     if height < 32 or width < 32:
         raise ValueError(f'synthetic scenes need at least 32x32 pixels, got {height}x{width}')
-    background = _background(rng, height, width)
+    background = _background(rng, height, width, style)
     img = background.copy()
     full_masks: List[np.ndarray] = []
     labels: List[int] = []
@@ -173,7 +198,7 @@ def render_scene(rng: np.random.Generator, height: int, width: int,
     for _ in range(target):
         for _attempt in range(10):
             label = int(rng.integers(len(CLASSES)))
-            mask = _shape_mask(label, rng, height, width)
+            mask = _shape_mask(label, rng, height, width, style.size_range)
             candidate = full_masks + [mask]
             if all(vis.sum() >= MIN_VISIBLE_FRACTION * full.sum()
                    for vis, full in zip(_visible(candidate), candidate)):
@@ -239,7 +264,7 @@ def scene_rng(seed: int, split: str, index: int) -> np.random.Generator:
 
 def write_coco_split(out_dir: str, split: str, num_images: int,
                      image_size: Union[int, Sequence[int]], seed: int,
-                     max_objects: int = 4) -> str:
+                     max_objects: int = 4, style: SceneStyle = SceneStyle()) -> str:
     """Write ``out_dir/{split}2017/*.jpg`` and ``out_dir/annotations/instances_{split}2017.json``
     and return the annotation file's path."""
     height, width = _size_hw(image_size)
@@ -249,7 +274,8 @@ def write_coco_split(out_dir: str, split: str, num_images: int,
     os.makedirs(ann_dir, exist_ok=True)
     images, annotations = [], []
     for index in range(num_images):
-        img, objects = render_scene(scene_rng(seed, split, index), height, width, max_objects)
+        img, objects = render_scene(scene_rng(seed, split, index), height, width, max_objects,
+                                    style)
         file_name = f'{index:06d}.jpg'
         cv2.imwrite(osp.join(img_dir, file_name), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
         image_id = index + 1
@@ -270,10 +296,10 @@ def write_coco_split(out_dir: str, split: str, num_images: int,
 
 def write_coco_dataset(out_dir: str, num_train: int = 200, num_val: int = 50,
                        image_size: Union[int, Sequence[int]] = 160, seed: int = 0,
-                       max_objects: int = 4) -> dict:
+                       max_objects: int = 4, style: SceneStyle = SceneStyle()) -> dict:
     """Write a synthetic dataset in the standard COCO 2017 layout under ``out_dir``:
     ``annotations/instances_{train,val}2017.json`` and ``{train,val}2017/*.jpg``, with
     exact RLE masks of the visible pixels, boxes, areas, ``iscrowd=0`` and categories.
     Returns ``{split: annotation file}``."""
-    return {split: write_coco_split(out_dir, split, n, image_size, seed, max_objects)
+    return {split: write_coco_split(out_dir, split, n, image_size, seed, max_objects, style)
             for split, n in (('train', num_train), ('val', num_val))}
