@@ -184,3 +184,39 @@ def test_grayscale_rgba_16bit_and_unannotated_images_work(coco_root, tmp_path):
                                            scale_factor=(1.0, 1.0)))
         results = model.test_step(dict(inputs=[small], data_samples=[meta]))
     assert len(results) == 1 and results[0].pred_instances.bboxes.shape[1] == 4
+
+
+# ------------------------------------------------------------------ crafted checkpoints
+class _RunsCommand:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f'touch {self.marker}',)
+
+
+def test_code_carrying_checkpoint_refused_by_every_tool(repo_root, tmp_path):
+    from convnext_dense.datasets.synthetic_ade import write_ade20k_dataset
+    data = tmp_path / 'ade'
+    write_ade20k_dataset(str(data), num_train=2, num_val=1, image_size=64, seed=0)
+    marker = tmp_path / 'pwned'
+    evil = tmp_path / 'iter_2.pth'
+    torch.save({'state_dict': {}, 'meta': {}, 'x': _RunsCommand(marker)}, evil)
+    image = next((data / 'images' / 'validation').iterdir())
+    runs = {
+        'test': ['tools/test.py', SEG_DEMO, str(evil), '--data-root', str(data),
+                 '--work-dir', str(tmp_path / 'w1')],
+        'infer': ['tools/infer.py', SEG_DEMO, str(evil), str(image),
+                  '--out-dir', str(tmp_path / 'out')],
+        'resume': ['tools/train.py', SEG_DEMO, '--data-root', str(data), '--work-dir',
+                   str(tmp_path / 'w2'), '--resume', str(evil)],
+        'load_from': ['tools/train.py', SEG_DEMO, '--data-root', str(data), '--work-dir',
+                      str(tmp_path / 'w3'), '--cfg-options', f'load_from={evil}'],
+        'convert': ['tools/convert_checkpoint.py', str(evil), str(tmp_path / 'out.pth')],
+    }
+    for name, args in runs.items():
+        code, log = tool(repo_root, *args)
+        assert code == 2, (name, log[-2000:])
+        assert 'refused to load' in log and 'posix.system' in log, (name, log[-2000:])
+        assert not marker.exists(), name
