@@ -13,7 +13,7 @@ from typing import Dict, List, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
-from .synthetic import CLASSES, render_scene, scene_rng
+from .synthetic import CLASSES, SceneStyle, render_scene, scene_rng
 
 SPLITS = (('train', 'training'), ('val', 'validation'))
 
@@ -23,8 +23,15 @@ ADE_PALETTE: List[List[int]] = [[230, 25, 75], [60, 180, 75], [0, 130, 200], [25
                                 [240, 50, 230]][:len(CLASSES)]
 
 
-def ade_metainfo() -> dict:
-    """``metainfo`` for ``convnext_dense.ADE20KStyleDataset`` on this data."""
+BACKGROUND_COLOR = [120, 120, 120]
+
+
+def ade_metainfo(background_class: bool = False) -> dict:
+    """``metainfo`` for ``convnext_dense.ADE20KStyleDataset`` on this data: the shape
+    classes (label 0 ignored, ``reduce_zero_label=True``) or, with ``background_class``,
+    "background" as class 0 followed by the shapes (``reduce_zero_label=False``)."""
+    if background_class:
+        return dict(classes=('background',) + CLASSES, palette=[BACKGROUND_COLOR] + ADE_PALETTE)
     return dict(classes=CLASSES, palette=ADE_PALETTE)
 
 
@@ -46,7 +53,8 @@ def _size_hw(image_size: Union[int, Sequence[int]]) -> Tuple[int, int]:
 
 def write_ade20k_split(out_dir: str, split: str, num_images: int,
                        image_size: Union[int, Sequence[int]], seed: int,
-                       max_objects: int = 4) -> Tuple[str, str]:
+                       max_objects: int = 4, style: SceneStyle = SceneStyle()
+                       ) -> Tuple[str, str]:
     """Write one split; returns its (image folder, annotation folder)."""
     folder = dict(SPLITS)[split]
     height, width = _size_hw(image_size)
@@ -55,7 +63,8 @@ def write_ade20k_split(out_dir: str, split: str, num_images: int,
     os.makedirs(img_dir, exist_ok=True)
     os.makedirs(ann_dir, exist_ok=True)
     for index in range(num_images):
-        img, objects = render_scene(scene_rng(seed, split, index), height, width, max_objects)
+        img, objects = render_scene(scene_rng(seed, split, index), height, width, max_objects,
+                                   style)
         name = f'{split}_{index:06d}'
         cv2.imwrite(osp.join(img_dir, name + '.jpg'), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
         cv2.imwrite(osp.join(ann_dir, name + '.png'), label_map(objects, height, width))
@@ -64,8 +73,11 @@ def write_ade20k_split(out_dir: str, split: str, num_images: int,
 
 def write_ade20k_dataset(out_dir: str, num_train: int = 300, num_val: int = 50,
                          image_size: Union[int, Sequence[int]] = 128, seed: int = 0,
-                         max_objects: int = 4) -> Dict[str, Tuple[str, str]]:
+                         max_objects: int = 4, style: SceneStyle = SceneStyle()
+                         ) -> Dict[str, Tuple[str, str]]:
     """Write a synthetic segmentation dataset in ADE20K's layout under ``out_dir``;
-    deterministic in ``seed``. Returns ``{split: (image folder, annotation folder)}``."""
-    return {split: write_ade20k_split(out_dir, split, n, image_size, seed, max_objects)
+    deterministic in ``seed``; ``style`` sets how hard the scenes are (see
+    :class:`~convnext_dense.datasets.synthetic.SceneStyle`). Returns ``{split: (image
+    folder, annotation folder)}``."""
+    return {split: write_ade20k_split(out_dir, split, n, image_size, seed, max_objects, style)
             for split, n in (('train', num_train), ('val', num_val))}
