@@ -14,8 +14,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from convnext_dense.datasets.synthetic import CLASSES
-from convnext_dense.datasets.synthetic_ade import write_ade20k_dataset
+from convnext_dense.datasets.synthetic import CLASSES, SCENE_STYLES
+from convnext_dense.datasets.synthetic_ade import ade_metainfo, write_ade20k_dataset
 from convnext_dense.errors import DataError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -175,16 +175,42 @@ def _demo_dataset(data_root, split='training', pipeline=None):
         return DATASETS.build(ds)
 
 
-def test_demo_dataset_metainfo_and_reduce_zero_label(synthetic_ade):
+def test_demo_dataset_learns_background_as_class_0(synthetic_ade):
+    """The demo scores "background" as a real class (reduce_zero_label=False): label maps
+    are used as they are, class 0 is background and class k the k-th shape."""
     dataset = _demo_dataset(synthetic_ade, pipeline=[
         dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')])
-    assert dataset.metainfo['classes'] == CLASSES and dataset.reduce_zero_label
-    assert len(dataset.metainfo['palette']) == len(CLASSES)
+    assert dataset.metainfo['classes'] == ('background',) + CLASSES
+    assert not dataset.reduce_zero_label
+    cfg = Config.fromfile(DEMO)
+    assert cfg.metainfo == ade_metainfo(background_class=True)
+    assert cfg.model.decode_head.num_classes == cfg.model.auxiliary_head.num_classes == 6
+    for pipeline in (cfg.train_pipeline, cfg.test_pipeline):
+        load = [t for t in pipeline if t.type == 'LoadAnnotations']
+        assert load[0].reduce_zero_label is False
     raw = cv2.imread(dataset[0]['seg_map_path'], cv2.IMREAD_UNCHANGED)
-    loaded = dataset[0]['gt_seg_map']
-    assert (loaded[raw == 0] == 255).all()                 # "other" is ignored
-    assert (loaded[raw > 0] == raw[raw > 0] - 1).all()     # class k is index k - 1
+    assert (dataset[0]['gt_seg_map'] == raw).all()
     assert 'CheckSegLabels' in repr(dataset.pipeline)
+
+
+def test_demo_style_is_easier_but_deterministic(tmp_path):
+    """``style`` reaches the renderer: the demo preset draws larger shapes than the default
+    scenes of the same seed, and is as deterministic."""
+    hard, demo, again = (str(tmp_path / n) for n in ('hard', 'demo', 'again'))
+    write_ade20k_dataset(hard, num_train=12, num_val=0, image_size=64, seed=2)
+    write_ade20k_dataset(demo, num_train=12, num_val=0, image_size=64, seed=2,
+                         style=SCENE_STYLES['demo'])
+    write_ade20k_dataset(again, num_train=12, num_val=0, image_size=64, seed=2,
+                         style=SCENE_STYLES['demo'])
+
+    def foreground(root):
+        return np.mean([(cv2.imread(p, cv2.IMREAD_UNCHANGED) > 0).mean() for p in
+                        sorted(glob.glob(osp.join(root, 'annotations/training/*.png')))])
+
+    assert foreground(demo) > foreground(hard)
+    for path in glob.glob(osp.join(demo, '*/training/*')):
+        rel = osp.relpath(path, demo)
+        assert open(path, 'rb').read() == open(osp.join(again, rel), 'rb').read(), rel
 
 
 def _copy_dataset(src, dst):
@@ -197,13 +223,13 @@ def test_label_out_of_range_is_one_clear_error(synthetic_ade, tmp_path):
     root = _copy_dataset(synthetic_ade, tmp_path / 'bad')
     path = sorted(glob.glob(osp.join(root, 'annotations/training/*.png')))[0]
     label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    label[:4, :4] = 9  # 5 classes: 9 is neither a class, "other" (0) nor ignore (255)
+    label[:4, :4] = 9  # 6 classes (background + 5 shapes): 9 is neither a class nor 255
     cv2.imwrite(path, label)
     dataset = _demo_dataset(root)
     with pytest.raises(DataError) as info:
         dataset.prepare_data(0)
     msg = str(info.value)
-    assert path in msg and 'values 9 ' in msg and '1..5' in msg and '255' in msg
+    assert path in msg and 'values 9 ' in msg and '0..5' in msg and '255' in msg
     assert '\n' not in msg
     label[:4, :4] = 255  # ignore is allowed
     cv2.imwrite(path, label)
@@ -288,7 +314,7 @@ def test_train_checkpoint_then_test_py_prints_real_miou(synthetic_ade, tmp_path)
     assert result.returncode == 0, out[-3000:]
     # mmseg's per-class table and the summary
     assert 'per class results' in out
-    for name in CLASSES:
+    for name in ('background',) + CLASSES:
         row = rf'\|\s+{name}\s+\|\s+([\d.]+|nan)\s+\|\s+([\d.]+|nan)\s+\|'
         assert re.search(row, out), out[out.find('per class'):][:1500]
     metrics = json.load(open(metrics_file))

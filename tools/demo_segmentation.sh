@@ -8,15 +8,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
+# one math thread per process: on a 2-core machine shared with other jobs, 2 threads thrash
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 CONFIG=configs/demo/upernet_convnext_atto_synthetic.py
-DATA=${DATA:-data/synthetic_ade}
+DATA=${DATA:-data/synthetic_ade_demo}
 WORK_DIR=${WORK_DIR:-work_dirs/demo_segmentation}
 start=$SECONDS
+echo "== load before: $(uptime)"
 
 if [ ! -d "$DATA" ]; then
   echo "== writing the synthetic ADE20K-layout dataset to $DATA"
   rm -rf "$DATA.partial"
-  "$PYTHON" tools/make_synthetic_data.py ade --out "$DATA.partial"
+  "$PYTHON" tools/make_synthetic_data.py ade --out "$DATA.partial" --style demo --num-train 1000
   mv "$DATA.partial" "$DATA"
 fi
 
@@ -30,5 +33,6 @@ echo "== evaluating $CHECKPOINT"
 
 "$PYTHON" tools/analysis/plot_training.py "$WORK_DIR"  # WORK_DIR/training_curves.png
 
+echo "== load after: $(uptime)"
 echo "== done in $((SECONDS - start)) s: metrics in $WORK_DIR/test_metrics.json, prediction" \
      "overlays in $WORK_DIR/vis"
