@@ -80,11 +80,13 @@ def test_fair_checkpoint_loads_and_drops_classifier(tmp_path):
 
 def test_mmpretrain_checkpoint_loads(tmp_path):
     import mmpretrain.models as mmpretrain_models  # installed by tools/install.sh (bench extra)
+    from mmengine.registry import DefaultScope
     torch.manual_seed(2)
-    classifier = mmpretrain_models.ImageClassifier(
-        backbone=dict(type='ConvNeXt', arch='atto'),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=10, in_channels=320))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # other tests may set mmdet's
+        classifier = mmpretrain_models.ImageClassifier(
+            backbone=dict(type='ConvNeXt', arch='atto'),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=10, in_channels=320))
     for p in classifier.parameters():
         p.data.normal_(0, 0.1)
     torch.save({'state_dict': classifier.state_dict(), 'meta': {}}, tmp_path / 'mmp.pth')
