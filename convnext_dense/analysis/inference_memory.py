@@ -24,9 +24,12 @@ class MemoryTrace:
 
     @property
     def growth_mib(self) -> float:
-        """RSS growth from the end of warm-up to the last inference."""
+        """RSS growth after warm-up: the lowest RSS of the later half of the samples minus
+        the lowest of the earlier half. A leak raises the floor; the allocator's transient
+        bumps (tens of MiB that come and go) do not."""
         after_warmup = [rss for n, rss in self.samples if n >= self.warmup]
-        return after_warmup[-1] - after_warmup[0]
+        half = max(1, len(after_warmup) // 2)
+        return min(after_warmup[half:] or after_warmup) - min(after_warmup[:half])
 
     def table(self) -> str:
         rows = ['| inferences | RSS (MiB) |', '|---:|---:|']
