@@ -127,6 +127,8 @@ def test_layer_decay_groups_of_tiny_recipe():
     wrapper_cfg = cfg.optim_wrapper.to_dict()
     wrapper_cfg['type'] = 'OptimWrapper'
     wrapper_cfg.pop('loss_scale')
+    # the demo trains from scratch without decay; the recipe's (tiny) stage-wise decay:
+    wrapper_cfg['paramwise_cfg'] = dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6)
     wrapper = build_optim_wrapper(model, wrapper_cfg)
     base = cfg.optim_wrapper.optimizer.lr
     scales = {round(g['lr'] / base, 4) for g in wrapper.optimizer.param_groups}
