@@ -43,6 +43,7 @@ class SceneStyle:
     clutter: Tuple[int, int] = (2, 8)             # min, max number of clutter lines/arcs
     max_clutter_thickness: int = 2                # clutter strokes are 1..this pixels wide
     texture_contrast: float = 1.0                 # 0: flat background colour, 1: full texture
+    max_rotation: float = 180.0                   # objects turn by up to +-this many degrees
 
 
 SCENE_STYLES = {
@@ -103,14 +104,17 @@ def _shape_polygon(name: str, rng: np.random.Generator) -> np.ndarray:
 
 
 def _shape_mask(label: int, rng: np.random.Generator, height: int, width: int,
-                size_range: Tuple[float, float] = SIZE_RANGE) -> np.ndarray:
+                style: SceneStyle = SceneStyle()) -> np.ndarray:
     """The full (unoccluded) mask of a random instance of class ``label``, fully inside the
     image: random size, aspect (at most 1.25:1), rotation and position."""
-    radius = rng.uniform(*size_range) * min(height, width) / 2
+    radius = rng.uniform(*style.size_range) * min(height, width) / 2
     pts = _shape_polygon(CLASSES[label], rng)
     aspect = rng.uniform(0.8, 1.0)
     pts = pts * np.array([radius, radius * aspect])
-    theta = rng.uniform(0, 2 * np.pi)
+    if style.max_rotation >= 180:
+        theta = rng.uniform(0, 2 * np.pi)
+    else:
+        theta = np.deg2rad(rng.uniform(-style.max_rotation, style.max_rotation))
     rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
     pts = pts @ rot.T
     lo, hi = pts.min(axis=0), pts.max(axis=0)
@@ -198,7 +202,7 @@ def render_scene(rng: np.random.Generator, height: int, width: int,
     for _ in range(target):
         for _attempt in range(10):
             label = int(rng.integers(len(CLASSES)))
-            mask = _shape_mask(label, rng, height, width, style.size_range)
+            mask = _shape_mask(label, rng, height, width, style)
             candidate = full_masks + [mask]
             if all(vis.sum() >= MIN_VISIBLE_FRACTION * full.sum()
                    for vis, full in zip(_visible(candidate), candidate)):
