@@ -111,7 +111,7 @@ def _shape_mask(label: int, rng: np.random.Generator, height: int, width: int,
     pts = _shape_polygon(CLASSES[label], rng)
     aspect = rng.uniform(0.8, 1.0)
     pts = pts * np.array([radius, radius * aspect])
-    if style.max_rotation >= 180:
+    if style.max_rotation >= 180:  # the original draw: existing seeds keep their scenes
         theta = rng.uniform(0, 2 * np.pi)
     else:
         theta = np.deg2rad(rng.uniform(-style.max_rotation, style.max_rotation))

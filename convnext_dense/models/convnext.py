@@ -247,8 +247,8 @@ class ConvNeXt(BaseModule):
         every padded pixel enters the stem LayerNorm as an all-zero vector, whose gradient
         LayerNorm scales by ``1/sqrt(eps)`` = 1000, again in every later norm of that
         region: a from-scratch Mask R-CNN measured a gradient norm of 1e9 at step 10 (9
-        without padding), which gradient clipping then turns into no learning at all. A
-        bias that differs across channels keeps those vectors non-constant. Pretrained
+        without padding), and gradient clipping then shrinks every real gradient by as much.
+        A bias that differs across channels keeps those vectors non-constant. Pretrained
         weights overwrite it, so fine-tuning is unchanged."""
         trunc_normal_(self.downsample_layers[0][0].bias, std=.02)
 
