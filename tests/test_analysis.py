@@ -234,3 +234,15 @@ def test_backbone_torch_compile_option_same_outputs_and_keys():
     with torch.inference_mode():
         for a, b in zip(eager(x), compiled(x)):
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_shape_classification_probe_trains_and_rejects_a_bad_style():
+    probe = 'benchmarks/probes/shape_classification_probe.py'
+    done = run_tool(probe, '--model', 'plain_s4', '--iters', '50', '--num-train', '64',
+                    '--num-val', '32', '--style', 'size_range=(0.5,0.8), max_rotation=0',
+                    timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert 'step 50: loss' in done.stdout and 'val acc' in done.stdout
+    bad = run_tool(probe, '--style', '__import__("os").system("true")', timeout=120)
+    assert bad.returncode == 2
+    assert "--style" in bad.stderr and 'keyword arguments' in bad.stderr

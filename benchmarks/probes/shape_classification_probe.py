@@ -3,13 +3,15 @@
 A diagnostic, not a test: it isolates the one skill the CPU demos need (class = shape) from
 detection and segmentation. Single-object scenes from ``render_scene`` are classified by a
 backbone + global average pool + linear layer, trained with AdamW (batch 32, 50 warm-up
-steps, one math thread); validation accuracy on 500 held-out scenes is printed every 50
-steps. Results and what they mean: ``benchmarks/from_scratch_learning.md``.
+steps, one math thread); validation accuracy on held-out scenes is printed every 50
+steps (3000 training and 500 validation scenes by default). Results and what they mean:
+``benchmarks/from_scratch_learning.md``.
 
     python benchmarks/probes/shape_classification_probe.py --model convnext --ls 1e-6 \
         --style "size_range=(0.5,0.8), clutter=(0,0), texture_contrast=0.0, max_rotation=0"
 """
 import argparse
+import ast
 import time
 
 import numpy as np
@@ -58,6 +60,22 @@ def scenes(n: int, seed: int, size: int, style: SceneStyle):
     return (x - 127.) / 60., torch.tensor(labels)
 
 
+def parse_style(text: str) -> SceneStyle:
+    """A ``SCENE_STYLES`` name, or ``SceneStyle`` keyword arguments as literals
+    (``"size_range=(0.5,0.8), max_rotation=0"``), read without evaluating code."""
+    if text in SCENE_STYLES:
+        return SCENE_STYLES[text]
+    try:
+        call = ast.parse(f'SceneStyle({text})', mode='eval').body
+        if call.args:
+            raise ValueError('not keyword=value')
+        return SceneStyle(**{kw.arg: ast.literal_eval(kw.value) for kw in call.keywords})
+    except (SyntaxError, ValueError, TypeError) as e:
+        raise argparse.ArgumentTypeError(
+            f'{text!r}: expected one of {", ".join(SCENE_STYLES)} or SceneStyle '
+            f'keyword arguments such as "size_range=(0.5,0.8), max_rotation=0" ({e})')
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--model', default='convnext', choices=['convnext', 'resnet18', 'plain',
@@ -66,15 +84,15 @@ def main() -> None:
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--iters', type=int, default=400)
     p.add_argument('--size', type=int, default=64)
-    p.add_argument('--style', default='demo',
+    p.add_argument('--num-train', type=int, default=3000)
+    p.add_argument('--num-val', type=int, default=500)
+    p.add_argument('--style', default='demo', type=parse_style,
                    help="a SCENE_STYLES name or SceneStyle keyword arguments")
     args = p.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    style = (SCENE_STYLES[args.style] if args.style in SCENE_STYLES
-             else eval(f'SceneStyle({args.style})'))  # noqa: S307 - a diagnostic's own CLI
-    x_train, y_train = scenes(3000, 1, args.size, style)
-    x_val, y_val = scenes(500, 2, args.size, style)
+    x_train, y_train = scenes(args.num_train, 1, args.size, args.style)
+    x_val, y_val = scenes(args.num_val, 2, args.size, args.style)
     model = build(args.model, args.ls)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / 50))

@@ -25,9 +25,10 @@
 #   output stays constant across RoIs. A head with no FC (4 GN convs straight into the
 #   classifier), layer scale 1e-6, lower head lr (2e-4), SGD, fixed-size crops and
 #   objects turned by at most 15 degrees all stay at box AP < 0.01 in 600 iterations.
-#   The cause is the from-scratch backbone: ConvNeXt-atto (ours or timm's) needs
-#   ~800 steps of 32 images to classify single upright shapes on flat backgrounds, where a
-#   BN/ReLU CNN or a ResNet-18 needs ~100-150 (benchmarks/from_scratch_learning.md).
+#   One cause is the from-scratch backbone: ConvNeXt-atto (ours or timm's) needs ~800
+#   steps of 32 images to classify single upright shapes on flat backgrounds, where a
+#   BN/ReLU CNN or a ResNet-18 needs ~100-150; but a backbone pretrained on the shapes,
+#   fine-tuned or frozen, did not help either (benchmarks/from_scratch_learning.md).
 # - schedule: batch 4, AdamW lr 1e-3, 50-iteration warm-up then cosine, 12 epochs of 50
 #   iterations; evaluation at the end only.
 _base_ = '../mask_rcnn_convnext_t_fpn_3x_coco.py'
