@@ -45,6 +45,23 @@ def test_odd_and_tiny_inputs_batch_one(size, expected):
     assert all(torch.isfinite(o).all() for o in outs)
 
 
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+def test_outputs_are_contiguous_nchw_for_mmcv_ops(training):
+    """The blocks leave channels-last strides behind on CPU, and mmcv's RoIAlign reads raw
+    NCHW memory: with the strided maps a Mask R-CNN's RoI features were scrambled (its RPN
+    learnt, its RoI head did not). RoIAlign on the outputs must equal RoIAlign on a
+    contiguous copy."""
+    from mmcv.ops import roi_align
+    model = ConvNeXt(arch='atto', layer_scale_init_value=1.0).train(training)
+    outs = model(torch.randn(2, 3, 67, 93))
+    assert all(o.is_contiguous() for o in outs)
+    rois = torch.tensor([[0., 3., 5., 60., 40.], [1., 10., 2., 90., 66.]])
+    pooled = roi_align(outs[0], rois, (7, 7), 0.25, 0, 'avg', True)
+    expected = roi_align(outs[0].clone(memory_format=torch.contiguous_format), rois, (7, 7),
+                         0.25, 0, 'avg', True)
+    torch.testing.assert_close(pooled, expected)
+
+
 def test_out_indices_negative_and_subset():
     model = ConvNeXt(arch='atto', out_indices=(-1, 1))
     assert model.out_indices == (1, 3)
@@ -162,18 +179,23 @@ def test_output_norm_is_channels_first_layernorm():
         torch.testing.assert_close(model(x)[0], expected.permute(0, 3, 1, 2))
 
 
-def test_from_scratch_gradients_stay_finite_on_zero_padded_batches():
+FAN_IN_INIT = dict(type='Kaiming', layer=['Conv2d', 'Linear'], mode='fan_in',
+                   nonlinearity='relu', distribution='normal')
+
+
+@pytest.mark.parametrize('init_cfg', [None, FAN_IN_INIT], ids=['official', 'mmengine-kaiming'])
+def test_from_scratch_gradients_stay_finite_on_zero_padded_batches(init_cfg):
     """mmdet/mmseg pad batches with zeros after normalisation. With the official zero stem
     bias the padded pixels reach every LayerNorm as constant vectors and the gradient blows
     up by 1/sqrt(eps) per norm (1e9 measured in a Mask R-CNN); the drawn stem bias keeps it
-    at the size of an unpadded batch."""
+    at the size of an unpadded batch, also under an MMEngine init_cfg that zeroes biases."""
     def grad_norm(model, x):
         model.zero_grad()
         sum(out.square().mean() for out in model(x)).backward()
         return torch.sqrt(sum(p.grad.square().sum() for p in model.parameters())).item()
 
     torch.manual_seed(0)
-    model = ConvNeXt('atto', layer_scale_init_value=1e-6)
+    model = ConvNeXt('atto', layer_scale_init_value=1e-6, init_cfg=init_cfg)
     model.init_weights()
     assert model.downsample_layers[0][0].bias.abs().max() > 0
     image = torch.randn(2, 3, 96, 96)

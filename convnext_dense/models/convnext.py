@@ -212,13 +212,16 @@ class ConvNeXt(BaseModule):
         for i in range(4):
             x = self.stages[i](self.downsample_layers[i](x))
             if i in self.out_indices:
-                outs.append(getattr(self, f'norm{i}')(x))
+                # contiguous NCHW: the blocks leave channels-last strides behind on CPU, and
+                # mmcv's RoIAlign reads raw NCHW memory (garbage RoI features otherwise)
+                outs.append(getattr(self, f'norm{i}')(x).contiguous())
         return tuple(outs)
 
     # ---------------------------------------------------------------- weights
     def init_weights(self) -> None:
-        """Official init (truncated normal 0.02, zero bias) or pretrained weights in any
-        supported layout. Pretrained loading is done here rather than by MMEngine's
+        """Official init (truncated normal 0.02, zero bias), an MMEngine ``init_cfg`` such
+        as ``Kaiming`` (what the short from-scratch CPU demos use), or pretrained weights in
+        any supported layout. Pretrained loading is done here rather than by MMEngine's
         ``PretrainedInit`` because the checkpoint's key layout has to be converted."""
         init_cfg = self.init_cfg[0] if isinstance(self.init_cfg, list) else self.init_cfg
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
@@ -228,10 +231,10 @@ class ConvNeXt(BaseModule):
             self._is_init = True
             return
         if self.init_cfg is not None:
-            super().init_weights()
+            super().init_weights()  # e.g. MMEngine's Kaiming init for short runs from scratch
         else:
             self.apply(self._init_module)
-            self._init_stem_bias()
+        self._init_stem_bias()
 
     @staticmethod
     def _init_module(m: nn.Module) -> None:
@@ -241,7 +244,8 @@ class ConvNeXt(BaseModule):
                 nn.init.zeros_(m.bias)
 
     def _init_stem_bias(self) -> None:
-        """Draw the stem's bias like its weights instead of zeroing it (from-scratch only).
+        """Draw the stem's bias like the official weights instead of zeroing it (every
+        from-scratch init, MMEngine's included).
 
         mmdet and mmseg pad batches with zeros *after* normalisation. With a zero stem bias
         every padded pixel enters the stem LayerNorm as an all-zero vector, whose gradient
