@@ -1,35 +1,25 @@
 # CPU demo: the real Mask R-CNN ConvNeXt recipe (configs/mask_rcnn_convnext_t_fpn_3x_coco.py),
 # shrunk until it trains in minutes on 2 CPU cores. What changes, and why:
 # - data: the synthetic shapes in their 'demo' style (tools/make_synthetic_data.py coco
-#   --style demo: larger objects, calmer backgrounds, 0-3 clutter lines), 160x160 images,
-#   5 classes whose identity is the shape only (colours shared by all classes and the
-#   background); metainfo names the classes, otherwise CocoDataset would keep COCO's 80
-#   names and find no matching category.
+#   --style demo: 1000 train / 50 val scenes of 160x160, 5 classes whose identity is the
+#   shape only, colours shared by all classes and the background, textured backgrounds,
+#   0-3 clutter lines, occlusion, objects turned by up to 30 degrees); metainfo names the
+#   classes, otherwise CocoDataset would keep COCO's 80 names and find no category.
 # - image size: 160 instead of 1333x800 (multi-scale 128..192 plus flip instead of
 #   480..800 with crops: the crops of the recipe would cut most of a 160-pixel scene away).
-# - backbone: ConvNeXt-atto trained from scratch (no pretrained weights, no drop path),
-#   so nothing needs downloading; no layer-wise lr decay (decay_rate 1.0) since nothing
-#   pretrained has to be protected. Layer scale stays at the recipe's 1.0: with 1e-6 the
-#   blocks start as identities and a 600-iteration run from scratch learns almost nothing.
-# - slim heads and sampling (what makes a CPU iteration ~10x cheaper): 64-channel FPN and
-#   RoI extractors, 64-channel mask convs, 128 sampled anchors and RoIs, 300 proposals.
-# - GroupNorm in the FPN, the box head (4 convs + 1 FC, 256 wide, as mmdet's GN configs)
-#   and the mask head: without normalisation, AdamW at 1e-3..2e-3 on un-pretrained
-#   features blows the head activations up and kills their ReLUs (measured after 300
-#   iterations: FPN output std 23, 248 of 256 box-FC channels dead, mask-head ReLUs 4%
-#   active, class scores at the prior).
-# - what this demo reaches: it does NOT yet learn to tell the shapes apart (box AP ~0.006
-#   after 600 iterations). Measured on 2026-11-26: the backbone's zero-padding gradient
-#   blow-up (grad norm 1e9) is fixed in ConvNeXt.init_weights; after that the gradients
-#   are normal (norm 5-10) but the box FC still loses 81% of its units and the classifier
-#   output stays constant across RoIs. A head with no FC (4 GN convs straight into the
-#   classifier), layer scale 1e-6, lower head lr (2e-4), SGD, fixed-size crops and
-#   objects turned by at most 15 degrees all stay at box AP < 0.01 in 600 iterations.
-#   One cause is the from-scratch backbone: ConvNeXt-atto (ours or timm's) needs ~800
-#   steps of 32 images to classify single upright shapes on flat backgrounds, where a
-#   BN/ReLU CNN or a ResNet-18 needs ~100-150; but a backbone pretrained on the shapes,
-#   fine-tuned or frozen, did not help either (benchmarks/from_scratch_learning.md).
-# - schedule: batch 4, AdamW lr 1e-3, 50-iteration warm-up then cosine, 12 epochs of 50
+# - backbone: ConvNeXt-atto trained from scratch (nothing to download), no drop path, no
+#   layer-wise lr decay (decay_rate 1.0: nothing pretrained to protect), and MMEngine's
+#   fan-in Kaiming init instead of the official truncated normal 0.02: with std 0.02 the
+#   MLP's GELU sees inputs of std ~0.1, where it is nearly linear, and a short run from
+#   scratch spends its budget growing the weights (shape classification probe: 0.24 vs
+#   0.70 accuracy after 300 steps; benchmarks/from_scratch_learning.md).
+# - slim heads and sampling (what makes a CPU iteration cheap): 64-channel FPN (with GN),
+#   RoI extractors and mask convs, a box head of 2 GN convs + one 256-wide FC, a mask head
+#   of 2 convs, 128 sampled anchors, 64 sampled RoIs, 300 proposals; RoIs of 28-56 pixels
+#   are pooled from P2, larger ones from P3 and up (finest_scale 28 instead of 56: the
+#   demo's objects are 35-100 pixels, "large" for a 160-pixel image, and coarser levels
+#   carry more of the shape).
+# - schedule: batch 4, AdamW lr 2e-3, 50-iteration warm-up then cosine, 3 epochs of 250
 #   iterations; evaluation at the end only.
 _base_ = '../mask_rcnn_convnext_t_fpn_3x_coco.py'
 
@@ -40,20 +30,23 @@ image_size = 160
 gn = dict(type='GN', num_groups=16, requires_grad=True)  # 64 channels: 4 per group
 
 model = dict(
-    backbone=dict(arch='atto', drop_path_rate=0.0, init_cfg=None),
+    backbone=dict(arch='atto', drop_path_rate=0.0,
+                  init_cfg=dict(_delete_=True, type='Kaiming', layer=['Conv2d', 'Linear'],
+                                mode='fan_in', nonlinearity='relu', distribution='normal')),
     neck=dict(in_channels=[40, 80, 160, 320], out_channels=64, norm_cfg=gn),
     rpn_head=dict(in_channels=64, feat_channels=64),
     roi_head=dict(
-        bbox_roi_extractor=dict(out_channels=64),
-        bbox_head=dict(type='Shared4Conv1FCBBoxHead', in_channels=64, conv_out_channels=64,
-                       fc_out_channels=256, norm_cfg=gn, num_classes=num_classes),
-        mask_roi_extractor=dict(out_channels=64),
-        mask_head=dict(in_channels=64, conv_out_channels=64, norm_cfg=gn,
+        bbox_roi_extractor=dict(out_channels=64, finest_scale=28),
+        bbox_head=dict(type='ConvFCBBoxHead', num_shared_convs=2, num_shared_fcs=1,
+                       in_channels=64, conv_out_channels=64, fc_out_channels=256,
+                       norm_cfg=gn, num_classes=num_classes),
+        mask_roi_extractor=dict(out_channels=64, finest_scale=28),
+        mask_head=dict(num_convs=2, in_channels=64, conv_out_channels=64, norm_cfg=gn,
                        num_classes=num_classes)),
     train_cfg=dict(
         rpn=dict(sampler=dict(num=128)),
         rpn_proposal=dict(nms_pre=600, max_per_img=300),
-        rcnn=dict(sampler=dict(num=128))),
+        rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(
         rpn=dict(nms_pre=600, max_per_img=300)))
 
@@ -95,17 +88,18 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
-max_epochs = 12
-iters_per_epoch = 50  # 200 training images / batch 4
+max_epochs = 3
+iters_per_epoch = 250  # 1000 training images / batch 4
+max_iters = max_epochs * iters_per_epoch
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_epochs * iters_per_epoch,
-         T_max=max_epochs * iters_per_epoch - 50, eta_min=1e-5),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=max_iters,
+         T_max=max_iters - 50, eta_min=1e-5),
 ]
 optim_wrapper = dict(
     paramwise_cfg=dict(decay_rate=1.0),
-    optimizer=dict(lr=1e-3),
+    optimizer=dict(lr=2e-3),
     clip_grad=dict(max_norm=10.0))
 auto_scale_lr = dict(enable=False, base_batch_size=4)
 
