@@ -67,7 +67,7 @@ def test_cascade_paper_convention_counts_masks_on_100_rois():
     cfg.model.roi_head = dict(
         type='CascadeRoIHead', num_stages=2, stage_loss_weights=[1, 0.5],
         bbox_roi_extractor=cfg.model.roi_head.bbox_roi_extractor,
-        bbox_head=[dict(cfg.model.roi_head.bbox_head, type='Shared2FCBBoxHead')] * 2,
+        bbox_head=[cfg.model.roi_head.bbox_head] * 2,
         mask_roi_extractor=cfg.model.roi_head.mask_roi_extractor,
         mask_head=cfg.model.roi_head.mask_head)
     cfg.model.train_cfg.rcnn = [cfg.model.train_cfg.rcnn] * 2
