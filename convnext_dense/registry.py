@@ -7,6 +7,7 @@ up from the root down.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import \
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
@@ -22,5 +23,7 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='convnext_dense',
                  locations=['convnext_dense.engine'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='convnext_dense',
                     locations=['convnext_dense.datasets'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='convnext_dense',
+                   locations=['convnext_dense.pretraining'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='convnext_dense',
                       locations=['convnext_dense.datasets'])

@@ -69,7 +69,8 @@ def test_tool_errors_before_building(repo_root, args, pattern):
 ])
 def test_bad_backbone_arguments(repo_root, coco_root, option, pattern):
     code, log = tool(repo_root, 'tools/train.py', DET_DEMO, '--data-root', str(coco_root),
-                     '--work-dir', str(coco_root / 'work'), '--cfg-options', option)
+                     '--work-dir', str(coco_root / 'work'), '--cfg-options', option,
+                     'model.backbone.init_cfg=None')
     assert_one_line_error(code, log, pattern)
 
 
@@ -169,6 +170,7 @@ def test_grayscale_rgba_16bit_and_unannotated_images_work(coco_root, tmp_path):
     assert len(samples[3]['data_samples'].gt_instances) == 0
 
     cfg = Config.fromfile(DET_DEMO)
+    cfg.model.backbone.init_cfg = None  # no demo_pretrain checkpoint needed
     model = MODELS.build(cfg.model)
     model.init_weights()
     batch = model.data_preprocessor(dict(inputs=[s['inputs'] for s in samples],
@@ -210,9 +212,9 @@ def test_code_carrying_checkpoint_refused_by_every_tool(repo_root, tmp_path):
         'infer': ['tools/infer.py', SEG_DEMO, str(evil), str(image),
                   '--out-dir', str(tmp_path / 'out')],
         'resume': ['tools/train.py', SEG_DEMO, '--data-root', str(data), '--work-dir',
-                   str(tmp_path / 'w2'), '--resume', str(evil)],
+                   str(tmp_path / 'w2'), '--resume', str(evil), '--cfg-options', 'model.backbone.init_cfg=None'],
         'load_from': ['tools/train.py', SEG_DEMO, '--data-root', str(data), '--work-dir',
-                      str(tmp_path / 'w3'), '--cfg-options', f'load_from={evil}'],
+                      str(tmp_path / 'w3'), '--cfg-options', f'load_from={evil}', 'model.backbone.init_cfg=None'],
         'convert': ['tools/convert_checkpoint.py', str(evil), str(tmp_path / 'out.pth')],
     }
     for name, args in runs.items():

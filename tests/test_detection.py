@@ -276,7 +276,7 @@ def tiny_coco(tmp_path_factory):
 def trained_demo(tiny_coco, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('demo_work'))
     res = run_tool(['tools/train.py', DEMO, '--data-root', tiny_coco, '--work-dir', work,
-                    '--cfg-options'] + TINY)
+                    '--cfg-options', 'model.backbone.init_cfg=None'] + TINY)
     assert res.returncode == 0, res.stderr[-3000:]
     ckpt = osp.join(work, 'epoch_1.pth')
     assert osp.isfile(ckpt)
@@ -326,7 +326,7 @@ def _free_port():
 def test_dist_train_two_cpu_processes(tiny_coco, tmp_path):
     res = subprocess.run(
         ['bash', 'tools/dist_train.sh', DEMO, '2', '--data-root', tiny_coco,
-         '--work-dir', str(tmp_path), '--cfg-options'] + TINY,
+         '--work-dir', str(tmp_path), '--cfg-options', 'model.backbone.init_cfg=None'] + TINY,
         cwd=REPO, capture_output=True, text=True, timeout=300,
         env=dict(os.environ, PYTHON=PYTHON, PORT=str(_free_port()), OMP_NUM_THREADS='1'))
     assert res.returncode == 0, res.stderr[-3000:]

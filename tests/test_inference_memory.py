@@ -15,6 +15,7 @@ def test_resident_memory_flat_over_repeated_inference(tmp_path, repo_root):
     from mmseg.registry import MODELS
     init_default_scope('mmseg')
     cfg = Config.fromfile(f'{repo_root}/{SEG_DEMO}')
+    cfg.model.backbone.init_cfg = None  # no demo_pretrain checkpoint needed
     model = MODELS.build(cfg.model)
     model.init_weights()
     meta = dict(classes=cfg.metainfo['classes'], palette=cfg.metainfo['palette'])

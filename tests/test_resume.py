@@ -18,7 +18,8 @@ from convnext_dense.engine import is_intact_checkpoint
 
 CONFIG = 'configs/demo/upernet_convnext_atto_synthetic.py'
 # 4 iterations of batch 2, a checkpoint every 2, no validation: small and quick
-OPTIONS = ['train_cfg.max_iters=4', 'default_hooks.checkpoint.interval=2',
+OPTIONS = ['model.backbone.init_cfg=None',  # no demo_pretrain checkpoint needed
+           'train_cfg.max_iters=4', 'default_hooks.checkpoint.interval=2',
            'default_hooks.checkpoint.max_keep_ckpts=10', 'train_dataloader.batch_size=2',
            'default_hooks.logger.interval=1', 'val_cfg=None', 'val_dataloader=None',
            'val_evaluator=None']

@@ -21,6 +21,7 @@ if [ ! -f "$DATA/annotations/instances_val2017.json" ] \
     --num-val 50 --size 160 --seed 0 --style demo
 fi
 start=$(date +%s)
+bash tools/demo_pretrain.sh
 "$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK"
 "$PYTHON" tools/test.py "$CONFIG" "$(cat "$WORK/last_checkpoint")" --work-dir "$WORK" \
   --show-dir predictions --out "$WORK/predictions.pkl" --metrics-out "$WORK/test_metrics.json"

@@ -23,6 +23,7 @@ if [ ! -d "$DATA" ]; then
   mv "$DATA.partial" "$DATA"
 fi
 
+bash tools/demo_pretrain.sh
 echo "== training ($CONFIG)"
 "$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --data-root "$DATA"
 CHECKPOINT=$(cat "$WORK_DIR/last_checkpoint")
