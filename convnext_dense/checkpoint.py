@@ -129,10 +129,8 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
         filename = _download(filename)
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        hint = ('the demos make it with `bash tools/demo_pretrain.sh`'
-                if 'demo_pretrain' in filename
-                else 'check the path (or download the checkpoint there)')
-        raise CheckpointError(f'checkpoint {filename} does not exist; {hint}')
+        raise CheckpointError(f'checkpoint {filename} does not exist; check the path (or '
+                              'download the checkpoint there)')
     if filename.endswith('.safetensors'):
         return _load_safetensors(filename)
     if osp.getsize(filename) == 0:

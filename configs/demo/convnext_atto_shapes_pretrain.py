@@ -23,18 +23,13 @@ model = dict(
     data_preprocessor=dict(type='ImgDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True))
 
-train_dataloader = dict(
-    batch_size=32, num_workers=1, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='convnext_dense.SyntheticShapes', num_samples=32000,
-                 image_size=image_size, seed=1))
-val_dataloader = dict(
-    batch_size=100, num_workers=1, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='convnext_dense.SyntheticShapes', num_samples=500,
-                 image_size=image_size, seed=2))
+# one-object scenes rendered on the fly: fresh pictures for training, another seed for val
+shapes = dict(type='convnext_dense.SyntheticShapes', image_size=image_size)
+loader = dict(num_workers=1, persistent_workers=True, collate_fn=dict(type='default_collate'))
+train_dataloader = dict(loader, batch_size=32, sampler=dict(type='DefaultSampler', shuffle=True),
+                        dataset=dict(shapes, num_samples=32000, seed=1))
+val_dataloader = dict(loader, batch_size=100, sampler=dict(type='DefaultSampler', shuffle=False),
+                      dataset=dict(shapes, num_samples=500, seed=2))
 val_evaluator = dict(type='convnext_dense.ShapeAccuracy')
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)

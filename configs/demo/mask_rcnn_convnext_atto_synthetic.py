@@ -30,7 +30,8 @@ metainfo = dict(classes=('circle', 'triangle', 'square', 'star', 'cross'))
 num_classes = 5
 image_size = 160
 gn = dict(type='GN', num_groups=16, requires_grad=True)  # 64 channels: 4 per group
-pretrained = 'work_dirs/demo_pretrain/iter_1000.pth'  # configs/demo/convnext_atto_shapes_pretrain.py
+# made by configs/demo/convnext_atto_shapes_pretrain.py (bash tools/demo_pretrain.sh)
+pretrained = 'work_dirs/demo_pretrain/iter_1000.pth'
 
 model = dict(
     backbone=dict(arch='atto', drop_path_rate=0.0,

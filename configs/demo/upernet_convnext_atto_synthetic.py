@@ -31,7 +31,8 @@ _base_ = ['../upernet_convnext_t_ade20k.py']
 
 crop_size = (128, 128)
 max_iters = 2000
-pretrained = 'work_dirs/demo_pretrain/iter_1000.pth'  # configs/demo/convnext_atto_shapes_pretrain.py
+# made by configs/demo/convnext_atto_shapes_pretrain.py (bash tools/demo_pretrain.sh)
+pretrained = 'work_dirs/demo_pretrain/iter_1000.pth'
 data_root = 'data/synthetic_ade'
 metainfo = dict(
     classes=('background', 'circle', 'triangle', 'square', 'star', 'cross'),
