@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CPU demo for detection: synthetic shapes -> train Mask R-CNN ConvNeXt-atto -> COCO box and
-# mask AP -> pictures of the predictions, all under work_dirs/demo_detection/.
+# CPU demo for detection: shape pretraining (once, tools/demo_pretrain.sh) -> synthetic
+# scenes -> fine-tune Mask R-CNN ConvNeXt-atto -> COCO box and mask AP -> pictures of the
+# predictions, all under work_dirs/demo_detection/.
 #   bash tools/demo_detection.sh            (PYTHON=/path/to/python to choose the interpreter)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# CPU demo of the segmentation suite: synthetic shape scenes in ADE20K's layout ->
-# UperNet + ConvNeXt-atto trained with tools/train.py -> mIoU with tools/test.py ->
-# colour overlays of the predictions.
+# CPU demo of the segmentation suite: shape pretraining (once, tools/demo_pretrain.sh) ->
+# synthetic shape scenes in ADE20K's layout -> UperNet + ConvNeXt-atto fine-tuned with
+# tools/train.py -> mIoU with tools/test.py -> colour overlays of the predictions.
 #   bash tools/demo_segmentation.sh            (PYTHON=... to choose the interpreter)
-# Writes work_dirs/demo_segmentation/{*.pth, test_metrics.json, vis/...}; about 5-10 minutes
-# on 2 CPU cores. DATA / WORK_DIR override the data and output folders.
+# Writes work_dirs/demo_segmentation/{*.pth, test_metrics.json, vis/...}; about 7 minutes
+# on 2 CPU cores after the pretraining. DATA / WORK_DIR override the data and output folders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
