@@ -3,7 +3,7 @@
 # - data: the synthetic shapes in their 'demo' style (tools/make_synthetic_data.py coco
 #   --style demo: 1000 train / 50 val scenes of 160x160, 5 classes whose identity is the
 #   shape only, colours shared by all classes and the background, textured backgrounds,
-#   0-3 clutter lines, occlusion, objects turned by up to 30 degrees); metainfo names the
+#   0-3 clutter lines, occlusion, objects at any rotation); metainfo names the
 #   classes, otherwise CocoDataset would keep COCO's 80 names and find no category.
 # - image size: 160 instead of 1333x800 (multi-scale 128..192 plus flip instead of
 #   480..800 with crops: the crops of the recipe would cut most of a 160-pixel scene away).
