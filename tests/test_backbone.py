@@ -4,6 +4,7 @@ import timm
 import torch
 
 from convnext_dense.models import ARCH_SETTINGS, ConvNeXt, convert_to_official
+from convnext_dense.models.convnext import GELU
 
 
 def stage_outputs_before_norm(model: ConvNeXt, x: torch.Tensor):
@@ -145,6 +146,34 @@ def test_with_cp_same_output_and_grads():
     torch.testing.assert_close(out_a, out_b)
     for (name, pa), pb in zip(plain.named_parameters(), ckpt.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, msg=name)
+
+
+def test_gelu_writes_in_place_only_without_autograd():
+    x = torch.randn(4, 8)
+    expected = torch.nn.functional.gelu(x)
+    act = GELU()
+    with torch.no_grad():
+        hidden = x.clone()
+        assert act(hidden) is hidden  # inference: the temporary is reused
+    torch.testing.assert_close(hidden, expected, atol=0, rtol=0)
+    tracked = x.clone().requires_grad_()
+    out = act(tracked)
+    assert out is not tracked
+    torch.testing.assert_close(tracked.detach(), x, atol=0, rtol=0)  # input kept for backward
+    out.sum().backward()
+    assert tracked.grad is not None
+
+
+def test_no_grad_forward_equals_autograd_forward():
+    torch.manual_seed(0)
+    model = ConvNeXt(arch='atto', drop_path_rate=0.1).eval()
+    model.init_weights()
+    x = torch.randn(1, 3, 64, 96)
+    with_grad = model(x)
+    with torch.inference_mode():
+        without_grad = model(x)
+    for a, b in zip(with_grad, without_grad):
+        torch.testing.assert_close(a.detach(), b, atol=0, rtol=0)
 
 
 @pytest.mark.parametrize('arch', ['tiny', 'atto'])
