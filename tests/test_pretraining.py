@@ -19,6 +19,15 @@ DET_DEMO = osp.join(REPO, 'configs/demo/mask_rcnn_convnext_atto_synthetic.py')
 SEG_DEMO = osp.join(REPO, 'configs/demo/upernet_convnext_atto_synthetic.py')
 
 
+def _pretrained_checkpoint() -> str:
+    from mmengine.config import Config
+    max_iters = Config.fromfile(osp.join(REPO, PRETRAIN)).train_cfg.max_iters
+    return f'work_dirs/demo_pretrain/iter_{max_iters}.pth'
+
+
+PRETRAINED_CHECKPOINT = _pretrained_checkpoint()
+
+
 def test_synthetic_shapes_are_deterministic_and_labelled_by_shape():
     data = SyntheticShapes(num_samples=10, image_size=48, seed=3)
     a, b = data[7], data[7]
@@ -80,7 +89,7 @@ def test_demos_fine_tune_from_the_pretraining_checkpoint(pretrained_checkpoint, 
     from convnext_dense.checkpoint import load_checkpoint_file
     cfg = Config.fromfile(config)
     assert cfg.model.backbone.init_cfg.type == 'Pretrained'
-    assert cfg.model.backbone.init_cfg.checkpoint == 'work_dirs/demo_pretrain/iter_1000.pth'
+    assert cfg.model.backbone.init_cfg.checkpoint == PRETRAINED_CHECKPOINT
     cfg.model.backbone.init_cfg.checkpoint = pretrained_checkpoint
     init_default_scope(scope)
     model = MODELS.build(cfg.model)
@@ -90,6 +99,18 @@ def test_demos_fine_tune_from_the_pretraining_checkpoint(pretrained_checkpoint, 
     stage_keys = [k for k in own if k.startswith(('stages.', 'downsample_layers.'))]
     assert stage_keys and all(torch.equal(own[k], saved['backbone.' + k]) for k in stage_keys)
 
+
+
+def test_demo_configs_and_script_name_the_checkpoint_the_pretraining_writes():
+    """The pretraining's schedule names its checkpoint (``iter_<max_iters>.pth``); the two
+    demo configs and tools/demo_pretrain.sh must all name that file."""
+    script = open(osp.join(REPO, 'tools/demo_pretrain.sh')).read()
+    assert re.findall(r'work_dirs/demo_pretrain/iter_\d+\.pth|\$WORK/iter_\d+\.pth', script)
+    for path in re.findall(r'iter_\d+\.pth', script):
+        assert path == osp.basename(PRETRAINED_CHECKPOINT)
+    for config in (DET_DEMO, SEG_DEMO):
+        from mmengine.config import Config
+        assert Config.fromfile(config).pretrained == PRETRAINED_CHECKPOINT
 
 
 def test_demo_configs_say_how_to_make_their_checkpoint():

@@ -6,9 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
-# One math thread: on a shared (loaded) 2-core machine, 2 OpenMP threads per process thrash
-# (measured here under load ~6: 15 s per iteration with 2 threads, 0.85 s with 1).
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
+source tools/demo_env.sh  # math threads
 CONFIG=configs/demo/mask_rcnn_convnext_atto_synthetic.py
 DATA=data/synthetic_coco_demo
 WORK=work_dirs/demo_detection

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
+source tools/demo_env.sh  # math threads
 WORK=work_dirs/demo_pretrain
 if [ -f "$WORK/iter_1000.pth" ]; then
   echo "== pretrained backbone: $WORK/iter_1000.pth (cached)"

@@ -8,8 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
-# one math thread per process: on a 2-core machine shared with other jobs, 2 threads thrash
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+source tools/demo_env.sh  # math threads
 CONFIG=configs/demo/upernet_convnext_atto_synthetic.py
 DATA=${DATA:-data/synthetic_ade_demo}
 WORK_DIR=${WORK_DIR:-work_dirs/demo_segmentation}
