@@ -8,21 +8,21 @@
 # - image size: 160 instead of 1333x800 (multi-scale 128..192 plus flip instead of
 #   480..800 with crops: the crops of the recipe would cut most of a 160-pixel scene away).
 # - backbone: ConvNeXt-atto, fine-tuned from the demos' stand-in for ImageNet weights:
-#   configs/demo/convnext_atto_shapes_pretrain.py (single-shape classification, about 4.5
-#   CPU minutes, cached in work_dirs/demo_pretrain/; tools/demo_detection.sh runs it when
-#   the checkpoint is missing). Layer-wise lr decay 0.95 as in the recipe, no drop path.
-#   Trained from scratch in the same budget the model finds the objects but barely tells
-#   the shapes apart (box AP ~0.22; benchmarks/from_scratch_learning.md); to try that, set
+#   configs/demo/convnext_atto_shapes_pretrain.py (single-shape classification, 2000 steps,
+#   cached in work_dirs/demo_pretrain/; tools/demo_detection.sh runs it when the
+#   checkpoint is missing). Layer-wise lr decay 0.95 as in the recipe, no drop path.
+#   Trained from scratch the model finds the objects but barely tells the shapes apart
+#   (box AP ~0.22 after 500 iterations; benchmarks/from_scratch_learning.md); to try that, set
 #   model.backbone.init_cfg=None (official init) or the fan-in Kaiming init of the
 #   pretraining config.
 # - slim heads and sampling (what makes a CPU iteration cheap): 64-channel FPN (with GN),
-#   RoI extractors and mask convs, a box head of 2 GN convs + one 256-wide FC, a mask head
-#   of 2 convs, 128 sampled anchors, 64 sampled RoIs, 300 proposals; RoIs of 28-56 pixels
+#   RoI extractors and mask convs, the recipe's 2-FC box head with 256-wide FCs (1024), a
+#   mask head of 2 convs, 128 sampled anchors, 64 sampled RoIs, 300 proposals; RoIs of 28-56 pixels
 #   are pooled from P2, larger ones from P3 and up (finest_scale 28 instead of 56: the
 #   demo's objects are 35-100 pixels, "large" for a 160-pixel image, and coarser levels
 #   carry more of the shape).
-# - schedule: batch 4, AdamW lr 2e-3, 50-iteration warm-up then cosine, 2 epochs of 250
-#   iterations (about 5 minutes); evaluation at the end only.
+# - schedule: batch 4, AdamW lr 2e-3, 50-iteration warm-up then cosine, 4 epochs of 250
+#   iterations (about 7.5 minutes with 2 math threads); evaluation at the end only.
 _base_ = '../mask_rcnn_convnext_t_fpn_3x_coco.py'
 
 data_root = 'data/synthetic_coco_demo/'
@@ -31,7 +31,7 @@ num_classes = 5
 image_size = 160
 gn = dict(type='GN', num_groups=16, requires_grad=True)  # 64 channels: 4 per group
 # made by configs/demo/convnext_atto_shapes_pretrain.py (bash tools/demo_pretrain.sh)
-pretrained = 'work_dirs/demo_pretrain/iter_1000.pth'
+pretrained = 'work_dirs/demo_pretrain/iter_2000.pth'
 
 model = dict(
     backbone=dict(arch='atto', drop_path_rate=0.0,
@@ -40,9 +40,7 @@ model = dict(
     rpn_head=dict(in_channels=64, feat_channels=64),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=64, finest_scale=28),
-        bbox_head=dict(type='ConvFCBBoxHead', num_shared_convs=2, num_shared_fcs=1,
-                       in_channels=64, conv_out_channels=64, fc_out_channels=256,
-                       norm_cfg=gn, num_classes=num_classes),
+        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=num_classes),
         mask_roi_extractor=dict(out_channels=64, finest_scale=28),
         mask_head=dict(num_convs=2, in_channels=64, conv_out_channels=64, norm_cfg=gn,
                        num_classes=num_classes)),
@@ -91,7 +89,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
-max_epochs = 2
+max_epochs = 4
 iters_per_epoch = 250  # 1000 training images / batch 4
 max_iters = max_epochs * iters_per_epoch
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

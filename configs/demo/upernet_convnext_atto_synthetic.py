@@ -23,16 +23,16 @@
 # - heads: 64 channels in the UperHead (recipe: 512) and 32 in the auxiliary FCNHead (256),
 #   the main cost on a CPU;
 # - schedule: lr 2e-3 with the recipe's stage-wise decay, 50 warm-up iterations then the
-#   recipe's poly decay, 2000 iterations of batch 4 on one
+#   recipe's poly decay, 3000 iterations of batch 4 on one
 #   process (more updates for the same compute than batch 8), validation and a checkpoint
 #   at the end;
 # - sliding-window test on 128x128 windows with stride 85 (the recipe's 512/341 ratio).
 _base_ = ['../upernet_convnext_t_ade20k.py']
 
 crop_size = (128, 128)
-max_iters = 2000
+max_iters = 3000
 # made by configs/demo/convnext_atto_shapes_pretrain.py (bash tools/demo_pretrain.sh)
-pretrained = 'work_dirs/demo_pretrain/iter_1000.pth'
+pretrained = 'work_dirs/demo_pretrain/iter_2000.pth'
 data_root = 'data/synthetic_ade'
 metainfo = dict(
     classes=('background', 'circle', 'triangle', 'square', 'star', 'cross'),
@@ -88,7 +88,7 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # fine-tuning from the shape-pretrained backbone with the recipe's stage-wise decay 0.9;
-# the higher base lr suits the small heads trained from nothing in 2000 steps
+# the higher base lr suits the small heads trained from nothing in 3000 steps
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=50),
