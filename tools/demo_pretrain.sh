@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demos' stand-in for ImageNet pretraining: ConvNeXt-atto classifies synthetic shapes
-# (configs/demo/convnext_atto_shapes_pretrain.py, about PRETRAIN_MINUTES minutes on 2 cores). Runs once;
+# (configs/demo/convnext_atto_shapes_pretrain.py, about 8 minutes on 2 cores). Runs once;
 # the detection and segmentation demos fine-tune from work_dirs/demo_pretrain/iter_2000.pth.
 set -euo pipefail
 cd "$(dirname "$0")/.."

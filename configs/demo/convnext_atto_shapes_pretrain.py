@@ -3,8 +3,8 @@
 # (80x80 scenes in the demo style: textured backgrounds, clutter, shared colours, any
 # rotation), and the detection and segmentation demos fine-tune from it with the recipe's
 # layer decay, as the paper fine-tunes from ImageNet weights. 2000 steps of 32 images
-# reached 94.6% validation accuracy (chance 20%; 77% after 1000 steps, 92% after 1500)
-# in PRETRAIN_MINUTES minutes with 2 math threads; the backbone uses MMEngine's fan-in Kaiming init (benchmarks/from_scratch_learning.md,
+# reached 92-95% validation accuracy (chance 20%; 77% after 1000 steps, 92% after 1500)
+# in about 8 minutes with 2 math threads; the backbone uses MMEngine's fan-in Kaiming init (benchmarks/from_scratch_learning.md,
 # section 3).
 custom_imports = dict(imports=['convnext_dense', 'convnext_dense.pretraining'],
                       allow_failed_imports=False)
