@@ -82,8 +82,9 @@ class GELU(nn.GELU):
     The block's hidden map is four times as wide as its input and the largest tensor of the
     network (93 MB per stage-0 block of ConvNeXt-T at 1216x800). On CPU a fresh tensor that
     large is mapped from the OS and page-faulted in on every call; writing GELU's result
-    over the linear layer's output skips one of the two, which made inference at that size
-    about 5% faster (benchmarks/). Only use it where the input is a temporary.
+    over the linear layer's output skips one of the two: half the page faults of an
+    inference pass, 0-10% faster at that size depending on how costly faults are at the
+    time (benchmarks/). Only use it where the input is a temporary.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -155,9 +156,10 @@ class ConvNeXt(BaseModule):
         with_cp: gradient checkpointing per block (less memory, about 30% more time).
         torch_compile: ``True`` (or a dict of ``torch.compile`` options) compiles the
             backbone in place (``nn.Module.compile``: the state dict keeps its names). On the
-            project's 2-core CPU this made inference of ConvNeXt-T at 1216x800 about 1.2x
-            faster, but the first call compiles for 30 s to 2 min and every new input size
-            may compile again, so it is off by default (benchmarks/).
+            project's 2-core CPU it made inference of ConvNeXt-T at 1216x800 0.99-1.08x as fast
+            as eager (1.07-1.20x before the in-place GELU), the first call compiles for
+            seconds to minutes and every new input size may compile again, so it is off by
+            default (benchmarks/).
         init_cfg: ``dict(type='Pretrained', checkpoint=PATH_OR_URL)`` loads FAIR, timm
             (``.pth``/``.safetensors``), mmpretrain or this project's own checkpoints; the
             layout is detected automatically.
