@@ -104,12 +104,12 @@ def test_demos_fine_tune_from_the_pretraining_checkpoint(pretrained_checkpoint, 
 def test_demo_configs_and_script_name_the_checkpoint_the_pretraining_writes():
     """The pretraining's schedule names its checkpoint (``iter_<max_iters>.pth``); the two
     demo configs and tools/demo_pretrain.sh must all name that file."""
+    from mmengine.config import Config
     script = open(osp.join(REPO, 'tools/demo_pretrain.sh')).read()
     assert re.findall(r'work_dirs/demo_pretrain/iter_\d+\.pth|\$WORK/iter_\d+\.pth', script)
     for path in re.findall(r'iter_\d+\.pth', script):
         assert path == osp.basename(PRETRAINED_CHECKPOINT)
     for config in (DET_DEMO, SEG_DEMO):
-        from mmengine.config import Config
         assert Config.fromfile(config).pretrained == PRETRAINED_CHECKPOINT
 
 

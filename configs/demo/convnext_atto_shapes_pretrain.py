@@ -4,8 +4,8 @@
 # rotation), and the detection and segmentation demos fine-tune from it with the recipe's
 # layer decay, as the paper fine-tunes from ImageNet weights. 2000 steps of 32 images
 # reached 92-95% validation accuracy (chance 20%; 77% after 1000 steps, 92% after 1500)
-# in about 8 minutes with 2 math threads; the backbone uses MMEngine's fan-in Kaiming init (benchmarks/from_scratch_learning.md,
-# section 3).
+# in about 8 minutes with 2 math threads; the backbone uses MMEngine's fan-in Kaiming
+# init (benchmarks/from_scratch_learning.md, sections 3 and 7).
 custom_imports = dict(imports=['convnext_dense', 'convnext_dense.pretraining'],
                       allow_failed_imports=False)
 default_scope = 'convnext_dense'
