@@ -13,14 +13,14 @@
 #   checkpoint is missing). Layer-wise lr decay 0.95 as in the recipe, no drop path.
 #   Trained from scratch the model finds the objects but barely tells the shapes apart
 #   (box AP ~0.22 after 500 iterations; benchmarks/from_scratch_learning.md); to try
-#   that, set model.backbone.init_cfg=None (official init) or the fan-in Kaiming init of the
-#   pretraining config.
+#   that, set model.backbone.init_cfg=None (official init) or the fan-in Kaiming init of
+#   the pretraining config.
 # - slim heads and sampling (what makes a CPU iteration cheap): 64-channel FPN (with GN),
 #   RoI extractors and mask convs, the recipe's 2-FC box head with 256-wide FCs (1024), a
 #   mask head of 2 convs, 128 sampled anchors, 64 sampled RoIs, 300 proposals; RoIs of
-#   28-56 pixels are pooled from P2, larger ones from P3 and up (finest_scale 28 instead of 56: the
-#   demo's objects are 35-100 pixels, "large" for a 160-pixel image, and coarser levels
-#   carry more of the shape).
+#   28-56 pixels are pooled from P2, larger ones from P3 and up (finest_scale 28 instead
+#   of 56: the demo's objects are 35-100 pixels, "large" for a 160-pixel image, and
+#   coarser levels carry more of the shape).
 # - schedule: batch 4, AdamW lr 2e-3, 50-iteration warm-up then cosine, 4 epochs of 250
 #   iterations (about 7.5 minutes with 2 math threads); evaluation at the end only.
 _base_ = '../mask_rcnn_convnext_t_fpn_3x_coco.py'
