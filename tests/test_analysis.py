@@ -166,7 +166,8 @@ def trained_segmentor(tmp_path_factory):
     write_ade20k_dataset(data, num_train=8, num_val=2, image_size=64, seed=1)
     work = str(root / 'work')
     result = run_tool('tools/train.py', SEG_DEMO, '--data-root', data, '--work-dir', work,
-                      '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=2', 'model.backbone.init_cfg=None',
+                      '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=2',
+                      'model.backbone.init_cfg=None',
                       'default_hooks.checkpoint.interval=4', 'default_hooks.logger.interval=1',
                       'train_dataloader.batch_size=2', timeout=500)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -212,9 +212,11 @@ def test_code_carrying_checkpoint_refused_by_every_tool(repo_root, tmp_path):
         'infer': ['tools/infer.py', SEG_DEMO, str(evil), str(image),
                   '--out-dir', str(tmp_path / 'out')],
         'resume': ['tools/train.py', SEG_DEMO, '--data-root', str(data), '--work-dir',
-                   str(tmp_path / 'w2'), '--resume', str(evil), '--cfg-options', 'model.backbone.init_cfg=None'],
+                   str(tmp_path / 'w2'), '--resume', str(evil),
+                   '--cfg-options', 'model.backbone.init_cfg=None'],
         'load_from': ['tools/train.py', SEG_DEMO, '--data-root', str(data), '--work-dir',
-                      str(tmp_path / 'w3'), '--cfg-options', f'load_from={evil}', 'model.backbone.init_cfg=None'],
+                      str(tmp_path / 'w3'), '--cfg-options', f'load_from={evil}',
+                      'model.backbone.init_cfg=None'],
         'convert': ['tools/convert_checkpoint.py', str(evil), str(tmp_path / 'out.pth')],
     }
     for name, args in runs.items():

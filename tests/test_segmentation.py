@@ -248,7 +248,8 @@ def test_label_of_wrong_size_fails_through_train_py_as_one_line(synthetic_ade, t
         dataset.prepare_data(0)
     # the same through tools/train.py, raised inside a DataLoader worker process
     result = run_tool('tools/train.py', DEMO, '--data-root', root, '--work-dir',
-                      str(tmp_path / 'work'), '--cfg-options', 'train_cfg.max_iters=2', 'model.backbone.init_cfg=None',
+                      str(tmp_path / 'work'), '--cfg-options', 'train_cfg.max_iters=2',
+                      'model.backbone.init_cfg=None',
                       'train_dataloader.num_workers=1', timeout=300)
     assert result.returncode == 2, result.stderr[-3000:]
     lines = [line for line in result.stderr.splitlines() if line.startswith('error:')]
@@ -302,7 +303,8 @@ def test_unreachable_pretrained_checkpoint_says_where_to_put_it(synthetic_ade, t
 def test_train_checkpoint_then_test_py_prints_real_miou(synthetic_ade, tmp_path):
     work = str(tmp_path / 'work')
     result = run_tool('tools/train.py', DEMO, '--data-root', synthetic_ade, '--work-dir', work,
-                      '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=4', 'model.backbone.init_cfg=None',
+                      '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+                      'model.backbone.init_cfg=None',
                       'default_hooks.checkpoint.interval=4', 'train_dataloader.batch_size=2',
                       timeout=400)
     assert result.returncode == 0, result.stderr[-3000:]
