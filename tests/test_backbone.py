@@ -48,8 +48,8 @@ def test_odd_and_tiny_inputs_batch_one(size, expected):
 
 @pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
 def test_outputs_are_contiguous_nchw_for_mmcv_ops(training):
-    """The blocks leave channels-last strides behind on CPU, and mmcv's RoIAlign reads raw
-    NCHW memory: with the strided maps a Mask R-CNN's RoI features were scrambled (its RPN
+    """The network runs channels-last, and mmcv's RoIAlign reads raw NCHW memory: with
+    channels-last maps a Mask R-CNN's RoI features were scrambled (its RPN
     learnt, its RoI head did not). RoIAlign on the outputs must equal RoIAlign on a
     contiguous copy."""
     from mmcv.ops import roi_align
@@ -61,6 +61,19 @@ def test_outputs_are_contiguous_nchw_for_mmcv_ops(training):
     expected = roi_align(outs[0].clone(memory_format=torch.contiguous_format), rois, (7, 7),
                          0.25, 0, 'avg', True)
     torch.testing.assert_close(pooled, expected)
+
+
+def test_runs_channels_last_from_the_stem_on_and_results_do_not_depend_on_input_layout():
+    """The stem conv gets NHWC memory like every conv after it (a layout change less)."""
+    torch.manual_seed(0)
+    model = ConvNeXt(arch='atto', layer_scale_init_value=0.5)
+    layouts = []
+    model.downsample_layers[0][0].register_forward_hook(lambda m, args, out: layouts.append(
+        out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()))
+    x = torch.randn(2, 3, 45, 70)
+    for a, b in zip(model(x), model(x.contiguous(memory_format=torch.channels_last))):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    assert layouts == [True, True]
 
 
 def test_out_indices_negative_and_subset():

@@ -114,3 +114,22 @@ def test_resume_with_missing_path_is_one_line(data_root, tmp_path, repo_root):
     code, log = run(train_cmd(tmp_path, data_root, '--resume', str(tmp_path / 'nope.pth')),
                     repo_root)
     assert code == 2 and 'nope.pth: no such checkpoint' in log and 'Traceback' not in log
+
+
+@pytest.mark.parametrize('files,flag', [
+    ((), ''),                                           # first run
+    (('last_checkpoint', ), '--resume'),                # interrupted: go on
+    (('last_checkpoint', 'test_metrics.json'), ''),     # finished: train again
+])
+def test_demo_scripts_resume_only_an_interrupted_run(tmp_path, repo_root, files, flag):
+    """tools/demo_env.sh's ``resume_flag``, which the demo scripts pass to tools/train.py; a
+    fresh start also drops the old metrics so that its own interruption is seen."""
+    for name in files:
+        (tmp_path / name).write_text('')
+    script = f'source {repo_root}/tools/demo_env.sh && resume_flag {tmp_path}'
+    result = subprocess.run(['bash', '-c', script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == flag
+    assert not (tmp_path / 'test_metrics.json').exists()
+    for script in ('demo_detection.sh', 'demo_segmentation.sh'):
+        with open(os.path.join(repo_root, 'tools', script)) as f:
+            assert '$(resume_flag "$WORK' in f.read()

@@ -11,5 +11,7 @@ if [ -f "$WORK/iter_2000.pth" ]; then
   echo "== pretrained backbone: $WORK/iter_2000.pth (cached)"
 else
   echo "== pretraining ConvNeXt-atto on synthetic shape classification"
-  "$PYTHON" tools/train.py configs/demo/convnext_atto_shapes_pretrain.py --work-dir "$WORK"
+  # --resume: an interrupted pretraining goes on from its last checkpoint (every 500 steps)
+  "$PYTHON" tools/train.py configs/demo/convnext_atto_shapes_pretrain.py --work-dir "$WORK" \
+    --resume
 fi

@@ -24,7 +24,8 @@ fi
 
 bash tools/demo_pretrain.sh
 echo "== training ($CONFIG)"
-"$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --data-root "$DATA"
+"$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --data-root "$DATA" \
+  $(resume_flag "$WORK_DIR")
 CHECKPOINT=$(cat "$WORK_DIR/last_checkpoint")
 
 echo "== evaluating $CHECKPOINT"

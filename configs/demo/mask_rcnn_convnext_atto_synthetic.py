@@ -106,4 +106,4 @@ auto_scale_lr = dict(enable=False, base_batch_size=4)
 
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+    checkpoint=dict(interval=1, max_keep_ckpts=1))  # per epoch: an interrupted demo resumes

@@ -24,8 +24,8 @@
 #   the main cost on a CPU;
 # - schedule: lr 2e-3 with the recipe's stage-wise decay, 50 warm-up iterations then the
 #   recipe's poly decay, 3000 iterations of batch 4 on one
-#   process (more updates for the same compute than batch 8), validation and a checkpoint
-#   at the end;
+#   process (more updates for the same compute than batch 8), validation at the end and a
+#   checkpoint every 1000 iterations (an interrupted demo resumes from it);
 # - sliding-window test on 128x128 windows with stride 85 (the recipe's 512/341 ratio).
 _base_ = ['../upernet_convnext_t_ade20k.py']
 
@@ -97,5 +97,5 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+    checkpoint=dict(by_epoch=False, interval=1000, max_keep_ckpts=1))
 randomness = dict(seed=0)

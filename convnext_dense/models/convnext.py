@@ -227,12 +227,18 @@ class ConvNeXt(BaseModule):
 
     # ---------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        # Every map after the stem is channels-last already (LayerNorm2d permutes to NHWC
+        # and back, the blocks too), so every later conv runs NHWC. Feeding the stem conv
+        # NHWC as well spares it a layout change: 6 ms instead of 36 ms for ConvNeXt-T at
+        # 1216x800 on the project's CPU, 2% of the backbone. The copy of a 3-channel image
+        # is negligible.
+        x = x.contiguous(memory_format=torch.channels_last)
         outs = []
         for i in range(4):
             x = self.stages[i](self.downsample_layers[i](x))
             if i in self.out_indices:
-                # contiguous NCHW: the blocks leave channels-last strides behind on CPU, and
-                # mmcv's RoIAlign reads raw NCHW memory (garbage RoI features otherwise)
+                # contiguous NCHW: the network runs channels-last, and mmcv's RoIAlign reads
+                # raw NCHW memory (garbage RoI features otherwise)
                 outs.append(getattr(self, f'norm{i}')(x).contiguous())
         return tuple(outs)
 
