@@ -10,7 +10,7 @@
 #   the top of that range, as the recipe tests at 800, the top of its range (testing at
 #   160 instead gave 0.035 box AP less; benchmarks/from_scratch_learning.md section 8).
 # - backbone: ConvNeXt-atto, fine-tuned from the demos' stand-in for ImageNet weights:
-#   configs/demo/convnext_atto_shapes_pretrain.py (single-shape classification, 2000 steps,
+#   configs/demo/convnext_atto_shapes_pretrain.py (single-shape classification, 3000 steps,
 #   cached in work_dirs/demo_pretrain/; tools/demo_detection.sh runs it when the
 #   checkpoint is missing). Layer-wise lr decay 0.95 as in the recipe, no drop path.
 #   Trained from scratch the model finds the objects but barely tells the shapes apart
@@ -36,7 +36,7 @@ image_size = 160
 gn = dict(type='GN', num_groups=16, requires_grad=True)  # 64 channels: 4 per group
 fast_roi_align = dict(use_torchvision=True)
 # made by configs/demo/convnext_atto_shapes_pretrain.py (bash tools/demo_pretrain.sh)
-pretrained = 'work_dirs/demo_pretrain/iter_2000.pth'
+pretrained = 'work_dirs/demo_pretrain/iter_3000.pth'
 
 model = dict(
     backbone=dict(arch='atto', drop_path_rate=0.0,
