@@ -116,20 +116,25 @@ def test_resume_with_missing_path_is_one_line(data_root, tmp_path, repo_root):
     assert code == 2 and 'nope.pth: no such checkpoint' in log and 'Traceback' not in log
 
 
-@pytest.mark.parametrize('files,flag', [
-    ((), ''),                                           # first run
-    (('last_checkpoint', ), '--resume'),                # interrupted: go on
-    (('last_checkpoint', 'test_metrics.json'), ''),     # finished: train again
+
+@pytest.mark.parametrize('files,resume', [
+    ((), False),                                            # first run
+    (('last_checkpoint', 'epoch_2.pth'), True),             # interrupted: go on
+    (('last_checkpoint', 'epoch_5.pth', 'test_metrics.json'), False),  # finished: afresh
 ])
-def test_demo_scripts_resume_only_an_interrupted_run(tmp_path, repo_root, files, flag):
-    """tools/demo_env.sh's ``resume_flag``, which the demo scripts pass to tools/train.py; a
-    fresh start also drops the old metrics so that its own interruption is seen."""
+def test_demo_scripts_resume_only_an_interrupted_run(tmp_path, repo_root, files, resume):
+    """tools/demo_env.sh's ``prepare_training``, which the demo scripts call before
+    tools/train.py. A fresh start clears the finished run's checkpoints, so that
+    ``--resume`` after an interruption of the new run cannot pick the old run's last
+    epoch."""
     for name in files:
         (tmp_path / name).write_text('')
-    script = f'source {repo_root}/tools/demo_env.sh && resume_flag {tmp_path}'
+    script = (f'set -u; source {repo_root}/tools/demo_env.sh && prepare_training {tmp_path}'
+              f' && echo "[$TRAIN_RESUME]"')
     result = subprocess.run(['bash', '-c', script], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == flag
-    assert not (tmp_path / 'test_metrics.json').exists()
+    assert result.stdout.strip() == ('[--resume]' if resume else '[]')
+    assert sorted(p.name for p in tmp_path.iterdir()) == (sorted(files) if resume else [])
     for script in ('demo_detection.sh', 'demo_segmentation.sh'):
         with open(os.path.join(repo_root, 'tools', script)) as f:
-            assert '$(resume_flag "$WORK' in f.read()
+            text = f.read()
+        assert 'prepare_training "$WORK' in text and '$TRAIN_RESUME' in text

@@ -5,13 +5,16 @@
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc 2>/dev/null || echo 1)}
 export MKL_NUM_THREADS=${MKL_NUM_THREADS:-$OMP_NUM_THREADS}
 
-# resume_flag WORK_DIR: prints --resume when a demo training in WORK_DIR was interrupted
-# (it has a checkpoint but no test metrics yet), so that a second `make demo` goes on from
-# the last checkpoint; a finished run is trained again from the start.
-resume_flag() {
-  if [ -f "$1/last_checkpoint" ] && [ ! -f "$1/test_metrics.json" ]; then
-    echo --resume
+# prepare_training WORK_DIR sets TRAIN_RESUME for tools/train.py: --resume when a demo
+# training there was interrupted (checkpoints, but no test metrics yet), so that a second
+# `make demo` goes on from the newest intact checkpoint. Otherwise the run starts afresh:
+# the finished run's checkpoints (which the new run would replace anyway) and metrics are
+# removed first, so that an interruption of the new run resumes the new run.
+prepare_training() {
+  if [ ! -f "$1/test_metrics.json" ] && ls "$1"/*.pth > /dev/null 2>&1; then
+    TRAIN_RESUME=--resume
   else
-    rm -f "$1/test_metrics.json"
+    rm -f "$1"/*.pth "$1/last_checkpoint" "$1/test_metrics.json"
+    TRAIN_RESUME=
   fi
 }
