@@ -26,7 +26,7 @@
 #   same numbers, its forward 4x faster than mmcv's on CPU) and AdamW its fused CPU
 #   kernel: 6% less time per iteration.
 # - schedule: batch 4, AdamW lr 2e-3, 50-iteration warm-up then cosine, 5 epochs of 250
-#   iterations (about 8.5 minutes with 2 math threads), seeded; evaluation at the end.
+#   iterations (about 9 minutes with 2 math threads), seeded; evaluation at the end.
 _base_ = '../mask_rcnn_convnext_t_fpn_3x_coco.py'
 
 data_root = 'data/synthetic_coco_demo/'
