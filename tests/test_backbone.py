@@ -49,9 +49,8 @@ def test_odd_and_tiny_inputs_batch_one(size, expected):
 @pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
 def test_outputs_are_contiguous_nchw_for_mmcv_ops(training):
     """The network runs channels-last, and mmcv's RoIAlign reads raw NCHW memory: with
-    channels-last maps a Mask R-CNN's RoI features were scrambled (its RPN
-    learnt, its RoI head did not). RoIAlign on the outputs must equal RoIAlign on a
-    contiguous copy."""
+    channels-last maps a Mask R-CNN's RoI features were scrambled (its RPN learnt, its RoI
+    head did not). RoIAlign on the outputs must equal RoIAlign on a contiguous copy."""
     from mmcv.ops import roi_align
     model = ConvNeXt(arch='atto', layer_scale_init_value=1.0).train(training)
     outs = model(torch.randn(2, 3, 67, 93))

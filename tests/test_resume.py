@@ -116,7 +116,6 @@ def test_resume_with_missing_path_is_one_line(data_root, tmp_path, repo_root):
     assert code == 2 and 'nope.pth: no such checkpoint' in log and 'Traceback' not in log
 
 
-
 @pytest.mark.parametrize('files,resume', [
     ((), False),                                            # first run
     (('last_checkpoint', 'epoch_2.pth'), True),             # interrupted: go on
