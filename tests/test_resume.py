@@ -116,24 +116,29 @@ def test_resume_with_missing_path_is_one_line(data_root, tmp_path, repo_root):
     assert code == 2 and 'nope.pth: no such checkpoint' in log and 'Traceback' not in log
 
 
+
 @pytest.mark.parametrize('files,resume', [
-    ((), False),                                            # first run
-    (('last_checkpoint', 'epoch_2.pth'), True),             # interrupted: go on
+    ((), False),                                                 # first run
+    (('last_checkpoint', 'epoch_2.pth'), True),                  # interrupted: go on
     (('last_checkpoint', 'epoch_5.pth', 'test_metrics.json'), False),  # finished: afresh
 ])
 def test_demo_scripts_resume_only_an_interrupted_run(tmp_path, repo_root, files, resume):
     """tools/demo_env.sh's ``prepare_training``, which the demo scripts call before
-    tools/train.py. A fresh start clears the finished run's checkpoints, so that
-    ``--resume`` after an interruption of the new run cannot pick the old run's last
-    epoch."""
+    tools/train.py: resume from the checkpoint ``last_checkpoint`` names, or start afresh
+    with the pointer files gone (so that ``--resume`` after an interruption of the new run
+    cannot pick the old run's last epoch) and every checkpoint kept."""
     for name in files:
         (tmp_path / name).write_text('')
+    if 'last_checkpoint' in files:  # MMEngine writes the absolute path of the newest
+        (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'my run' / 'epoch_2.pth'))
     script = (f'set -u; source {repo_root}/tools/demo_env.sh && prepare_training {tmp_path}'
-              f' && echo "[$TRAIN_RESUME]"')
+              ' && printf "[%s]" "${TRAIN_RESUME[@]}"')
     result = subprocess.run(['bash', '-c', script], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == ('[--resume]' if resume else '[]')
-    assert sorted(p.name for p in tmp_path.iterdir()) == (sorted(files) if resume else [])
+    expected = f'[--resume][{tmp_path}/my run/epoch_2.pth]' if resume else '[]'
+    assert result.stdout == expected
+    kept = [name for name in files if resume or name.endswith('.pth')]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
     for script in ('demo_detection.sh', 'demo_segmentation.sh'):
         with open(os.path.join(repo_root, 'tools', script)) as f:
             text = f.read()
-        assert 'prepare_training "$WORK' in text and '$TRAIN_RESUME' in text
+        assert 'prepare_training "$WORK' in text and '"${TRAIN_RESUME[@]}"' in text

@@ -22,7 +22,7 @@ fi
 start=$(date +%s)
 bash tools/demo_pretrain.sh
 prepare_training "$WORK"  # sets TRAIN_RESUME (tools/demo_env.sh)
-"$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK" $TRAIN_RESUME
+"$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK" "${TRAIN_RESUME[@]}"
 "$PYTHON" tools/test.py "$CONFIG" "$(cat "$WORK/last_checkpoint")" --work-dir "$WORK" \
   --show-dir predictions --out "$WORK/predictions.pkl" --metrics-out "$WORK/test_metrics.json"
 "$PYTHON" tools/analysis/plot_training.py "$WORK"  # WORK/training_curves.png

@@ -5,16 +5,17 @@
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc 2>/dev/null || echo 1)}
 export MKL_NUM_THREADS=${MKL_NUM_THREADS:-$OMP_NUM_THREADS}
 
-# prepare_training WORK_DIR sets TRAIN_RESUME for tools/train.py: --resume when a demo
-# training there was interrupted (checkpoints, but no test metrics yet), so that a second
-# `make demo` goes on from the newest intact checkpoint. Otherwise the run starts afresh:
-# the finished run's checkpoints (which the new run would replace anyway) and metrics are
-# removed first, so that an interruption of the new run resumes the new run.
+# prepare_training WORK_DIR sets the TRAIN_RESUME array for tools/train.py: --resume from
+# the checkpoint MMEngine's WORK_DIR/last_checkpoint names (it is updated only after a
+# checkpoint is fully written) when a demo training there was interrupted (no test metrics
+# yet), so that a second `make demo` goes on where it stopped. Otherwise the run starts
+# afresh and only the two pointer files are removed (never a checkpoint: WORK_DIR may be
+# the user's), so that an interruption of the new run resumes the new run.
 prepare_training() {
-  if [ ! -f "$1/test_metrics.json" ] && ls "$1"/*.pth > /dev/null 2>&1; then
-    TRAIN_RESUME=--resume
+  if [ -f "$1/last_checkpoint" ] && [ ! -f "$1/test_metrics.json" ]; then
+    TRAIN_RESUME=(--resume "$(cat "$1/last_checkpoint")")
   else
-    rm -f "$1"/*.pth "$1/last_checkpoint" "$1/test_metrics.json"
-    TRAIN_RESUME=
+    rm -f "$1/last_checkpoint" "$1/test_metrics.json"
+    TRAIN_RESUME=()
   fi
 }

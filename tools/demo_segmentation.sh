@@ -25,7 +25,7 @@ fi
 bash tools/demo_pretrain.sh
 echo "== training ($CONFIG)"
 prepare_training "$WORK_DIR"  # sets TRAIN_RESUME (tools/demo_env.sh)
-"$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --data-root "$DATA" $TRAIN_RESUME
+"$PYTHON" tools/train.py "$CONFIG" --work-dir "$WORK_DIR" --data-root "$DATA" "${TRAIN_RESUME[@]}"
 CHECKPOINT=$(cat "$WORK_DIR/last_checkpoint")
 
 echo "== evaluating $CHECKPOINT"
