@@ -11,4 +11,4 @@ test: install
 	$(PYTHON) -m pytest
 
 demo: install
-	PYTHON=$(PYTHON) bash tools/demo.sh
+	$(PYTHON) tools/demo.py

@@ -9,7 +9,7 @@ _base_ = [
 ]
 # replaces the base's mmpretrain import: the backbone is this project's
 custom_imports = dict(
-    imports=['convnext_dense', 'convnext_dense.datasets.ade20k'], allow_failed_imports=False)
+    imports=['convnext_dense', 'convnext_dense.segmentation'], allow_failed_imports=False)
 
 crop_size = (512, 512)
 num_classes = 150

@@ -1,14 +1,20 @@
-"""convnext-dense: ConvNeXt for dense prediction on OpenMMLab 2.0.
+"""convnext-dense: ConvNeXt and ConvNeXt-V2 for dense prediction on OpenMMLab 2.0.
 
 ``import convnext_dense`` (or ``custom_imports=dict(imports=['convnext_dense'])`` in a
 config) registers the backbone ``convnext_dense.ConvNeXt``, the optimizer constructor
-``convnext_dense.LayerDecayOptimizerConstructor`` and this package's hooks, and makes
-checkpoint loading safe under torch >= 2.6 (see :mod:`convnext_dense.checkpoint`).
+``convnext_dense.LayerDecayOptimizerConstructor`` and the hooks, and makes checkpoint
+loading safe under torch >= 2.6. mmdet-only and mmseg-only pieces live in
+``convnext_dense.detection`` and ``convnext_dense.segmentation``; the CPU demo's data and
+pretraining in ``convnext_dense.demo``.
 """
-from . import compat  # noqa: F401  (mmdet::/mmseg:: config bases without pkg_resources)
-from . import checkpoint  # noqa: F401  (installs the safe checkpoint loaders)
-from .engine import *  # noqa: F401,F403
-from .models import *  # noqa: F401,F403
-from .registry import HOOKS, MODELS, OPTIM_WRAPPER_CONSTRUCTORS  # noqa: F401
+from . import amp  # noqa: F401  (type='AmpOptimWrapper' autocasts on a CPU too)
+from . import checkpoint  # noqa: F401  (routes MMEngine's checkpoint loading through it)
+from .backbone import ARCH_SETTINGS, ConvNeXt
+from .checkpoint_layouts import convert_to_official, detect_layout, load_pretrained
+from .hooks import CheckFiniteLossHook, ProgressBarHook, RngStateHook
+from .layer_decay import LayerDecayOptimizerConstructor
 
-__version__ = '0.1.0'
+__all__ = ['ARCH_SETTINGS', 'CheckFiniteLossHook', 'ConvNeXt', 'LayerDecayOptimizerConstructor',
+           'ProgressBarHook', 'RngStateHook', 'convert_to_official', 'detect_layout',
+           'load_pretrained']
+__version__ = '0.2.0'

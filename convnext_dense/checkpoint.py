@@ -81,6 +81,12 @@ def allow_mmengine_checkpoint_types() -> None:
          (history_buffer_method, 'builtins.getattr')] + _numpy_globals())
 
 
+def brief(exc: BaseException) -> str:
+    """The first sentence of an exception's message, whole (never cut mid-word)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return first.split('. ')[0].rstrip('.')
+
+
 def _download(url: str) -> str:
     cache = osp.join(torch.hub.get_dir(), 'checkpoints')
     target = osp.join(cache, osp.basename(urlparse(url).path))
@@ -90,7 +96,7 @@ def _download(url: str) -> str:
             torch.hub.download_url_to_file(url, target, progress=True)
         except Exception as exc:  # no network, 404, TLS ...
             raise CheckpointError(
-                f'could not download {url} ({type(exc).__name__}: {str(exc)[:120]}); download it '
+                f'could not download {url} ({type(exc).__name__}: {brief(exc)}); download it '
                 f'by other means and put it at {target}, point the config at a local file, or '
                 f'set the backbone init_cfg=None to train from scratch') from None
     return target
@@ -101,7 +107,7 @@ def _load_safetensors(path: str) -> dict:
     try:
         return load_file(path, device='cpu')
     except Exception as exc:
-        raise CheckpointError(f'{path} is not a readable .safetensors file ({str(exc)[:120]}); '
+        raise CheckpointError(f'{path} is not a readable .safetensors file ({brief(exc)}); '
                               're-download it') from None
 
 
@@ -152,17 +158,17 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
                 f'refused to load {filename}: it contains {what}, which is not weights and '
                 'could run code when unpickled; if you trust this file, pass --trust-checkpoint '
                 '(config: trust_checkpoints = True)') from None
-        raise CheckpointError(f'{filename} is not a PyTorch checkpoint ({msg[:80]}); '
+        raise CheckpointError(f'{filename} is not a PyTorch checkpoint ({brief(exc)}); '
                               'check the path') from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
         msg = str(exc)
         if any(s in msg for s in ('central directory', 'zip archive', 'Ran out of input',
                                   'truncated', 'unexpected EOF', 'file read failed')) \
                 or isinstance(exc, (EOFError, zipfile.BadZipFile, KeyError)):
-            raise CheckpointError(f'checkpoint {filename} is truncated or corrupt ({msg[:80]}); '
+            raise CheckpointError(f'checkpoint {filename} is truncated or corrupt ({brief(exc)}); '
                                   'the write was probably cut off: use an earlier checkpoint '
                                   'or download it again') from None
-        raise CheckpointError(f'could not load checkpoint {filename}: {msg[:160]}') from None
+        raise CheckpointError(f'could not load checkpoint {filename}: {brief(exc)}') from None
 
 
 def _mmengine_loader(filename: str, map_location: Optional[Any] = None) -> Any:

@@ -29,5 +29,7 @@ def one_line(exc: BaseException) -> str:
     msg = str(exc)
     if _WORKER_WRAPPED.match(msg):
         msg = msg.strip().splitlines()[-1].split(': ', 1)[-1]
-    msg = _BUILD_PREFIX.sub('', msg).strip().strip('"\'')
+    msg = _BUILD_PREFIX.sub('', msg).strip()
+    if len(msg) > 1 and msg[0] == msg[-1] and msg[0] in '"\'':  # a KeyError's repr
+        msg = msg[1:-1]
     return ' '.join(msg.split()) or type(exc).__name__

@@ -1,29 +1,26 @@
 """This package's registries, children of MMEngine's root registries.
 
-Being children of the root (not of mmdet's or mmseg's) is what lets
-``type='convnext_dense.ConvNeXt'`` resolve from a config whose default scope is
-``mmdet`` as well as from one whose default scope is ``mmseg``: a scoped name is looked
-up from the root down.
+Being children of the root (not of mmdet's or mmseg's) lets ``type='convnext_dense.X'``
+resolve from configs whose default scope is ``mmdet`` as well as ``mmseg``. A lookup imports
+the ``locations`` first, so the mmdet- and mmseg-only subpackages load only when named.
 """
-from mmengine.registry import DATASETS as MMENGINE_DATASETS
-from mmengine.registry import HOOKS as MMENGINE_HOOKS
-from mmengine.registry import METRICS as MMENGINE_METRICS
-from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import \
-    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
-from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
-from mmengine.registry import Registry
+from mmengine import registry as mmengine
 
-MODELS = Registry('model', parent=MMENGINE_MODELS, scope='convnext_dense',
-                  locations=['convnext_dense.models'])
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    scope='convnext_dense', locations=['convnext_dense.engine'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='convnext_dense',
-                 locations=['convnext_dense.engine'])
-DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='convnext_dense',
-                    locations=['convnext_dense.datasets'])
-METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='convnext_dense',
-                   locations=['convnext_dense.pretraining'])
-TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='convnext_dense',
-                      locations=['convnext_dense.datasets'])
+MODELS = mmengine.Registry('model', parent=mmengine.MODELS, scope='convnext_dense',
+                           locations=['convnext_dense.backbone', 'convnext_dense.detection',
+                                      'convnext_dense.demo'])
+OPTIM_WRAPPER_CONSTRUCTORS = mmengine.Registry(
+    'optimizer wrapper constructor', parent=mmengine.OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='convnext_dense', locations=['convnext_dense.layer_decay'])
+OPTIM_WRAPPERS = mmengine.Registry('optim_wrapper', parent=mmengine.OPTIM_WRAPPERS,
+                                   scope='convnext_dense', locations=['convnext_dense.amp'])
+HOOKS = mmengine.Registry('hook', parent=mmengine.HOOKS, scope='convnext_dense',
+                          locations=['convnext_dense.hooks'])
+DATASETS = mmengine.Registry('dataset', parent=mmengine.DATASETS, scope='convnext_dense',
+                             locations=['convnext_dense.detection', 'convnext_dense.segmentation',
+                                        'convnext_dense.demo'])
+TRANSFORMS = mmengine.Registry('transform', parent=mmengine.TRANSFORMS, scope='convnext_dense',
+                               locations=['convnext_dense.detection',
+                                          'convnext_dense.segmentation'])
+METRICS = mmengine.Registry('metric', parent=mmengine.METRICS, scope='convnext_dense',
+                            locations=['convnext_dense.demo'])

@@ -1,117 +1,110 @@
-"""Analysis tools: FLOPs table, benchmark (quick), tools/infer.py, training-curve plot."""
+"""Analysis tools (FLOPs table, benchmark --quick, training-curve plot), tools/infer.py and
+the shape-classification probe, each run as a user runs it."""
+import importlib
+import importlib.util
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from helpers import DET_DEMO, NO_PRETRAINED, REPO, SEG_DEMO, one_line_error, run_tool
+from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-import convnext_dense  # noqa: F401
-from convnext_dense.analysis.complexity import count_flops, model_complexity
-from convnext_dense.analysis.models import (TensorModeForward, build_model,
-                                            dummy_data_samples, load_config)
-from convnext_dense.errors import UserError
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DET_DEMO = osp.join(REPO, 'configs/demo/mask_rcnn_convnext_atto_synthetic.py')
-SEG_DEMO = osp.join(REPO, 'configs/demo/upernet_convnext_atto_synthetic.py')
+from convnext_dense import ConvNeXt
 
 
-def run_tool(*args, timeout=600):
-    env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONUNBUFFERED='1')
-    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+def build_demo_model(config: str) -> torch.nn.Module:
+    """The demo config's model with random weights (its pretraining checkpoint is not
+    there in tests)."""
+    cfg = Config.fromfile(osp.join(REPO, config))
+    cfg.model.backbone.init_cfg = None
+    init_default_scope(cfg.default_scope)
+    torch.manual_seed(0)
+    return importlib.import_module(f'{cfg.default_scope}.registry').MODELS.build(cfg.model)
+
+
+def markdown_rows(text: str) -> dict:
+    """``{first cell: [cells]}`` of the markdown tables in ``text``."""
+    rows = [[c.strip() for c in line.split('|')[1:-1]] for line in text.splitlines()
+            if line.startswith('| ') and not line.startswith('|---')]
+    return {cells[0]: cells for cells in rows}
 
 
 # ---------------------------------------------------------------- FLOPs
-def test_get_flops_prints_table_for_demo_configs():
+def test_get_flops_counts_demo_models_and_their_backbones(tmp_path):
+    out = tmp_path / 'flops.md'
     result = run_tool('tools/analysis/get_flops.py', DET_DEMO, SEG_DEMO, '--shape', '320', '256',
-                      timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith('| ')]
-    assert rows[0].startswith('| config | input (WxH) | params (M) | paper')
-    by_name = {r.split('|')[1].strip(): [c.strip() for c in r.split('|')[1:-1]] for r in rows[1:]}
-    assert set(by_name) == {'mask_rcnn_convnext_atto_synthetic', 'upernet_convnext_atto_synthetic'}
-    for cells in by_name.values():
-        assert cells[1] == '320x256'
-        assert float(cells[2]) > 3.0          # atto backbone alone has 3.4M parameters
-        assert cells[3] == '-'                # no paper row for demo configs
-        assert float(cells[5]) > float(cells[8]) > 0  # whole model > backbone > 0
+                      '--out', out, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = markdown_rows(out.read_text())
+    assert out.read_text().strip() in result.stdout
+    assert list(rows) == ['config', 'mask_rcnn_convnext_atto_synthetic',
+                          'upernet_convnext_atto_synthetic']
+    assert rows['config'][1:4] == ['input (WxH)', 'params (M)', 'FLOPs (G)']
+    # the backbone columns are what MMEngine counts for ConvNeXt-atto alone at 1x3x256x320
+    atto = ConvNeXt('atto')
+    counted = get_model_complexity_info(atto, inputs=(torch.randn(1, 3, 256, 320),),
+                                        show_table=False, show_arch=False)
+    for config in (DET_DEMO, SEG_DEMO):
+        name, shape, params, flops, backbone_params, backbone_flops = \
+            rows[osp.splitext(osp.basename(config))[0]]
+        assert shape == '320x256'
+        assert float(flops) > float(backbone_flops) > 0  # the whole model does more
+        assert backbone_flops == f"{counted['flops'] / 1e9:.2f}"
+        assert backbone_params == f"{counted['params'] / 1e6:.2f}" == '3.37'
+        whole_params = sum(p.numel() for p in build_demo_model(config).parameters())
+        assert params == f'{whole_params / 1e6:.2f}'
 
 
-def test_counts_agree_with_get_model_complexity_info_and_shortcut_is_exact():
-    from mmengine.analysis import get_model_complexity_info
-    cfg = load_config(SEG_DEMO)
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    wrapped = TensorModeForward(model, dummy_data_samples('segmentation', 1, 128, 160))
-    reference = get_model_complexity_info(wrapped, inputs=(torch.randn(1, 3, 128, 160),),
-                                          show_table=False, show_arch=False)
-    exact = model_complexity(cfg, (160, 128), shortcut=False)
-    fast = model_complexity(cfg, (160, 128), shortcut=True)
-    assert fast.shortcut_blocks == 3  # atto: 6 blocks in stage 2, 3 traced
-    assert exact.flops == reference['flops'] == fast.flops
-    assert exact.params == reference['params'] == fast.params
-    assert fast.flops_by_part['backbone'] == exact.flops_by_part['backbone']
-
-
-def test_cascade_paper_convention_counts_masks_on_100_rois():
-    # a cascade detector with the demo's slim heads: mmdet 3 tensor mode runs the mask
-    # heads on every proposal; the paper's (mmdet 2 forward_dummy) on the first 100
-    cfg = load_config(DET_DEMO)
-    cfg.model.roi_head = dict(
-        type='CascadeRoIHead', num_stages=2, stage_loss_weights=[1, 0.5],
-        bbox_roi_extractor=cfg.model.roi_head.bbox_roi_extractor,
-        bbox_head=[cfg.model.roi_head.bbox_head] * 2,
-        mask_roi_extractor=cfg.model.roi_head.mask_roi_extractor,
-        mask_head=cfg.model.roi_head.mask_head)
-    cfg.model.train_cfg.rcnn = [cfg.model.train_cfg.rcnn] * 2
-    cfg.model.test_cfg.rpn.max_per_img = 300
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    paper, parts, _ = count_flops(model, 'detection', 320, 256, paper_convention=True)
-    mmdet3, parts3, _ = count_flops(model, 'detection', 320, 256, paper_convention=False)
-    assert parts['backbone'] == parts3['backbone']
-    assert parts3['roi_head'] > parts['roi_head'] > 0
-    assert mmdet3 - paper == parts3['roi_head'] - parts['roi_head']
+def test_get_flops_default_input_and_a_missing_config():
+    result = run_tool('tools/analysis/get_flops.py', SEG_DEMO, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert markdown_rows(result.stdout)['upernet_convnext_atto_synthetic'][1] == '2048x512'
+    one_line_error(run_tool('tools/analysis/get_flops.py', 'configs/no_such_config.py'),
+                   'config configs/no_such_config.py does not exist')
 
 
 # ---------------------------------------------------------------- benchmark
-def test_benchmark_quick_writes_table(tmp_path):
+def test_benchmark_quick_writes_its_tables(tmp_path):
     out = tmp_path / 'bench.md'
-    result = run_tool('tools/analysis/benchmark.py', '--quick', '--no-channels-last',
-                      '--out', str(out), timeout=600)
+    result = run_tool('tools/analysis/benchmark.py', '--quick', '--out', out, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     text = out.read_text()
-    assert text in result.stdout
-    for heading in ('## Targets', '## Backbone inference', '## Whole detector',
-                    '## Whole segmentor', '## Backbone training step'):
+    assert text.strip() in result.stdout
+    assert 'torch ' + torch.__version__ in text and 'load average' in text
+    for heading in ('## Backbone inference, 1x3x128x160', '## Whole model in tensor mode: '
+                    'configs/demo/mask_rcnn_convnext_atto_synthetic.py',
+                    '## Backbone training step'):
         assert heading in text
-    assert 'load average' in text and 'torch threads' in text and 'CPU:' in text
-    rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[1:-1]]
-            for line in text.splitlines() if line.startswith('| ') and '---' not in line}
-    for impl in ('ours NCHW', 'timm NCHW', 'mmpretrain NCHW'):
-        cells = rows[impl]
-        assert float(cells[2]) > 0 and float(cells[3]) > 0   # median s, images/s
-        assert float(cells[8]) < 1e-4                        # same weights, same outputs
-    assert rows['ours NCHW'][4] == '1.00'
-    for case in ('ours, with_cp=False', 'ours, with_cp=True'):
-        assert float(rows[case][7]) > 0                      # peak MiB from a fresh process
-    assert 'with_cp' in text.split('## Targets')[1].split('##')[0]
+    rows = markdown_rows(text)
+    implementations = ['ours', 'timm'] + ['mmpretrain'] * bool(
+        importlib.util.find_spec('mmpretrain'))
+    for impl in implementations:
+        name, median, iqr, ratio, diff = rows[f'{impl} ConvNeXt-atto']
+        assert float(median) > 0
+        assert float(diff) < 1e-4  # the same weights give the same outputs
+    assert rows['ours ConvNeXt-atto'][3] == rows['ours'][3] == rows['with_cp=False'][3] == '1.00'
+    for case in ('with_cp=False', 'with_cp=True'):
+        assert float(rows[case][1]) > 0 and float(rows[case][4]) >= 0
+    # checkpointing keeps one block's activations instead of every block's
+    assert float(rows['with_cp=True'][4]) < float(rows['with_cp=False'][4])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
+def test_benchmark_on_a_missing_gpu_is_one_line():
+    one_line_error(run_tool('tools/analysis/benchmark.py', '--quick', '--device', 'cuda'),
+                   'no GPU')
 
 
 # ---------------------------------------------------------------- infer
-def _save_fresh_checkpoint(config, path):
-    cfg = load_config(config)
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': dict(cfg.metainfo)}}, path)
+def _save_fresh_checkpoint(config: str, path) -> None:
+    model = build_demo_model(config)
+    metainfo = dict(Config.fromfile(osp.join(REPO, config)).metainfo)
+    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': metainfo}}, path)
 
 
 @pytest.fixture(scope='module')
@@ -133,7 +126,8 @@ def test_infer_detector_folder_with_a_broken_image(images, tmp_path):
                       '--score-thr', '0.0', timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     failures = [line for line in result.stderr.splitlines() if line.startswith('failed:')]
-    assert len(failures) == 1 and 'broken.jpg' in failures[0] and 'not a readable image' in failures[0]
+    assert len(failures) == 1 and 'broken.jpg' in failures[0]
+    assert 'not a readable image' in failures[0]
     assert '1 image(s) written' in result.stdout and '1 failed' in result.stdout
     picture = cv2.imread(str(out / 'vis' / 'scene.png'))
     assert picture is not None and picture.shape == (120, 160, 3)
@@ -144,32 +138,33 @@ def test_infer_detector_folder_with_a_broken_image(images, tmp_path):
 
 
 def test_infer_nothing_readable_is_exit_1_and_missing_checkpoint_is_one_line(images, tmp_path):
-    from convnext_dense.apis.infer import run_inference
-    checkpoint = str(tmp_path / 'seg.pth')
-    with pytest.raises(UserError, match='checkpoint .* does not exist'):
-        run_inference(SEG_DEMO, checkpoint, str(images), str(tmp_path / 'o'))
+    checkpoint = tmp_path / 'seg.pth'
+    out = ('--out-dir', tmp_path / 'o')
+    one_line_error(run_tool('tools/infer.py', SEG_DEMO, checkpoint, images, *out),
+                   'checkpoint .* does not exist')
     _save_fresh_checkpoint(SEG_DEMO, checkpoint)
-    with pytest.raises(UserError, match='no images found'):
-        run_inference(SEG_DEMO, checkpoint, str(tmp_path / 'none*.png'), str(tmp_path / 'o'))
-    report = run_inference(SEG_DEMO, checkpoint, str(images / 'broken.jpg'),
-                           str(tmp_path / 'o'), progress=False)
-    assert report.done == [] and report.exit_code == 1
+    one_line_error(run_tool('tools/infer.py', SEG_DEMO, checkpoint, tmp_path / 'none*.png', *out),
+                   'no images found')
+    result = run_tool('tools/infer.py', SEG_DEMO, checkpoint, images / 'broken.jpg', *out,
+                      timeout=300)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert '0 image(s) written' in result.stdout and '1 failed' in result.stdout
 
 
 @pytest.fixture(scope='module')
 def trained_segmentor(tmp_path_factory):
     """A tiny real training run of the segmentation demo: 4 iterations, validation at 2
     and 4, a checkpoint written by MMEngine."""
-    from convnext_dense.datasets.synthetic_ade import write_ade20k_dataset
+    from convnext_dense.demo.synthetic_data import write_ade20k_dataset
     root = tmp_path_factory.mktemp('seg')
     data = str(root / 'data')
     write_ade20k_dataset(data, num_train=8, num_val=2, image_size=64, seed=1)
     work = str(root / 'work')
     result = run_tool('tools/train.py', SEG_DEMO, '--data-root', data, '--work-dir', work,
                       '--cfg-options', 'train_cfg.max_iters=4', 'train_cfg.val_interval=2',
-                      'model.backbone.init_cfg=None',
-                      'default_hooks.checkpoint.interval=4', 'default_hooks.logger.interval=1',
-                      'train_dataloader.batch_size=2', timeout=500)
+                      NO_PRETRAINED, 'default_hooks.checkpoint.interval=4',
+                      'default_hooks.logger.interval=1', 'train_dataloader.batch_size=2',
+                      timeout=500)
     assert result.returncode == 0, result.stderr[-3000:]
     return work
 
@@ -183,7 +178,7 @@ def test_infer_segmentor_with_trained_checkpoint(trained_segmentor, images, tmp_
     overlay = cv2.imread(str(out / 'vis' / 'scene.png'))
     assert overlay is not None and overlay.shape == (120, 160, 3)
     labels = cv2.imread(str(out / 'preds' / 'scene.png'), cv2.IMREAD_UNCHANGED)
-    classes = Config.fromfile(SEG_DEMO).metainfo['classes']
+    classes = Config.fromfile(osp.join(REPO, SEG_DEMO)).metainfo['classes']
     assert labels.shape == (120, 160) and labels.max() < len(classes)
     summary = json.loads((out / 'preds' / 'scene.json').read_text())
     assert summary['height'] == 120 and summary['width'] == 160
@@ -193,48 +188,33 @@ def test_infer_segmentor_with_trained_checkpoint(trained_segmentor, images, tmp_
 
 # ---------------------------------------------------------------- training curves
 def test_plot_training_from_real_work_dir(trained_segmentor):
-    from convnext_dense.analysis.training_curves import find_log, read_curves
-    curves = read_curves(find_log(trained_segmentor))
-    assert curves.loss_iters == [1, 2, 3, 4]
-    assert curves.val_iters == [2, 4] and len(curves.metrics['mIoU']) == 2
     out = osp.join(trained_segmentor, 'curves.png')
     result = run_tool('tools/analysis/plot_training.py', trained_segmentor, '--out', out)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert 'loss over 4 logged iterations' in result.stdout
     assert 'mIoU at 2 validation(s)' in result.stdout
+    assert 'at iteration 2,' in result.stdout and result.stdout.strip().endswith('iteration 4')
     picture = cv2.imread(out)
     assert picture is not None and picture.shape[0] > 200 and picture.std() > 5
 
 
 def test_epoch_based_validation_is_placed_at_its_last_iteration(tmp_path):
-    # the line format MMEngine's epoch-based loop writes: validation "step" is the epoch
+    # the lines MMEngine's epoch-based loop writes: a validation's "step" is its epoch
     log = tmp_path / 'scalars.json'
     lines = [dict(loss=2.0 - i / 10, loss_cls=1.0, epoch=1 + (i > 4), iter=i * 5, step=i * 5)
              for i in range(1, 9)]
     lines.insert(4, {'coco/bbox_mAP': 0.1, 'coco/segm_mAP': 0.05, 'data_time': 0.1, 'step': 1})
     lines.append({'coco/bbox_mAP': 0.3, 'coco/segm_mAP': 0.2, 'step': 2})
     log.write_text('\n'.join(json.dumps(line) for line in lines) + '\n')
-    from convnext_dense.analysis.training_curves import choose_metric, read_curves
-    curves = read_curves(str(log))
-    assert curves.val_iters == [20, 40]
-    assert choose_metric(curves) == 'coco/segm_mAP'
-    assert set(curves.losses) == {'loss', 'loss_cls'}
-    with pytest.raises(UserError, match='not in'):
-        choose_metric(curves, 'mIoU')
-    result = run_tool('tools/analysis/plot_training.py', str(tmp_path / 'missing'))
-    assert result.returncode == 2 and result.stderr.count('\n') == 1
-
-
-def test_backbone_torch_compile_option_same_outputs_and_keys():
-    from convnext_dense.models import ConvNeXt
-    torch.manual_seed(0)
-    eager = ConvNeXt('atto').eval()
-    compiled = ConvNeXt('atto', torch_compile=True).eval()
-    compiled.load_state_dict(eager.state_dict())
-    assert list(compiled.state_dict()) == list(eager.state_dict())
-    x = torch.randn(1, 3, 64, 96)
-    with torch.inference_mode():
-        for a, b in zip(eager(x), compiled(x)):
-            torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    result = run_tool('tools/analysis/plot_training.py', log)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / 'training_curves.png').is_file()
+    assert 'coco/segm_mAP at 2 validation(s): 0.05 at iteration 20, 0.2 at iteration 40' \
+        in result.stdout
+    one_line_error(run_tool('tools/analysis/plot_training.py', log, '--metric', 'mIoU'),
+                   "metric 'mIoU' is not in the log; it has: coco/bbox_mAP, coco/segm_mAP")
+    one_line_error(run_tool('tools/analysis/plot_training.py', tmp_path / 'missing'),
+                   'no <timestamp>/vis_data/scalars.json under')
 
 
 def test_shape_classification_probe_trains_and_rejects_a_bad_style():

@@ -3,8 +3,7 @@ import pytest
 import timm
 import torch
 
-from convnext_dense.models import ARCH_SETTINGS, ConvNeXt, convert_to_official
-from convnext_dense.models.convnext import GELU
+from convnext_dense import ARCH_SETTINGS, ConvNeXt, convert_to_official
 
 
 def stage_outputs_before_norm(model: ConvNeXt, x: torch.Tensor):
@@ -15,7 +14,7 @@ def stage_outputs_before_norm(model: ConvNeXt, x: torch.Tensor):
     return outs
 
 
-@pytest.mark.parametrize('arch', list(ARCH_SETTINGS))
+@pytest.mark.parametrize('arch', [a for a in ARCH_SETTINGS if a != 'huge'])  # huge: V2 only
 def test_every_arch_has_timm_param_count(arch):
     with torch.device('meta'):
         ours = ConvNeXt(arch=arch, out_indices=())
@@ -158,22 +157,6 @@ def test_with_cp_same_output_and_grads():
     torch.testing.assert_close(out_a, out_b)
     for (name, pa), pb in zip(plain.named_parameters(), ckpt.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, msg=name)
-
-
-def test_gelu_writes_in_place_only_without_autograd():
-    x = torch.randn(4, 8)
-    expected = torch.nn.functional.gelu(x)
-    act = GELU()
-    with torch.no_grad():
-        hidden = x.clone()
-        assert act(hidden) is hidden  # inference: the temporary is reused
-    torch.testing.assert_close(hidden, expected, atol=0, rtol=0)
-    tracked = x.clone().requires_grad_()
-    out = act(tracked)
-    assert out is not tracked
-    torch.testing.assert_close(tracked.detach(), x, atol=0, rtol=0)  # input kept for backward
-    out.sum().backward()
-    assert tracked.grad is not None
 
 
 def test_no_grad_forward_equals_autograd_forward():

@@ -13,8 +13,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import convnext_dense  # noqa: F401
-from convnext_dense.datasets import CocoDataset
-from convnext_dense.datasets.synthetic import write_coco_dataset
+from convnext_dense.detection import CocoDataset
+from convnext_dense.demo.synthetic_data import write_coco_dataset
 from convnext_dense.errors import DataError
 
 DET_DEMO = 'configs/demo/mask_rcnn_convnext_atto_synthetic.py'
@@ -76,7 +76,7 @@ def test_bad_backbone_arguments(repo_root, coco_root, option, pattern):
 
 @pytest.fixture(scope='module')
 def bad_checkpoints(tmp_path_factory):
-    from convnext_dense.models import ConvNeXt
+    from convnext_dense import ConvNeXt
     root = tmp_path_factory.mktemp('ckpts')
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in
                                ConvNeXt(arch='femto').state_dict().items()}}, root / 'femto.pth')
@@ -199,7 +199,7 @@ class _RunsCommand:
 
 
 def test_code_carrying_checkpoint_refused_by_every_tool(repo_root, tmp_path):
-    from convnext_dense.datasets.synthetic_ade import write_ade20k_dataset
+    from convnext_dense.demo.synthetic_data import write_ade20k_dataset
     data = tmp_path / 'ade'
     write_ade20k_dataset(str(data), num_train=2, num_val=1, image_size=64, seed=0)
     marker = tmp_path / 'pwned'

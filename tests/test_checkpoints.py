@@ -12,8 +12,8 @@ from safetensors.torch import save_file
 
 import convnext_dense  # noqa: F401
 from convnext_dense.checkpoint import CheckpointError, load_checkpoint_file, set_trust_checkpoints
-from convnext_dense.models import ConvNeXt, convert_to_official, detect_layout
-from convnext_dense.models.convert import convert_checkpoint
+from convnext_dense import ConvNeXt, convert_to_official, detect_layout
+from convnext_dense.checkpoint_layouts import convert_checkpoint
 
 
 def random_backbone(arch='atto', seed=0) -> ConvNeXt:
@@ -123,8 +123,8 @@ def test_not_a_convnext_checkpoint(tmp_path):
 def test_convert_tool_round_trip(tmp_path, timm_atto, repo_root):
     src = tmp_path / 'timm.safetensors'
     save_file({k: v.contiguous() for k, v in timm_atto.state_dict().items()}, str(src))
-    layout, arch, count = convert_checkpoint(str(src), str(tmp_path / 'clean.pth'))
-    assert (layout, arch) == ('timm', 'atto') and count == len(convert_to_official(
+    layout, name, count = convert_checkpoint(str(src), str(tmp_path / 'clean.pth'))
+    assert (layout, name) == ('timm', 'ConvNeXt-atto') and count == len(convert_to_official(
         timm_atto.state_dict())[0])
     assert_same_backbone(pretrained(tmp_path / 'clean.pth'), pretrained(src))
     out = subprocess.run([sys.executable, 'tools/convert_checkpoint.py', str(src),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from convnext_dense.datasets.synthetic import (CLASSES, PALETTE, SCENE_STYLES, render_scene,
+from convnext_dense.demo.synthetic_data import (CLASSES, PALETTE, SCENE_STYLES, render_scene,
                                                write_coco_dataset)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -124,7 +124,7 @@ def test_coco_files_are_exact(tmp_path):
     coco = COCO(files['train'])
     assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(CLASSES)
     assert len(coco.getImgIds()) == 6
-    from convnext_dense.datasets.synthetic import scene_rng
+    from convnext_dense.demo.synthetic_data import scene_rng
     for img_id in coco.getImgIds():
         info = coco.loadImgs(img_id)[0]
         assert osp.isfile(tmp_path / 'train2017' / info['file_name'])

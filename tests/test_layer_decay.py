@@ -5,7 +5,7 @@ import torch.nn as nn
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 
 import convnext_dense  # noqa: F401
-from convnext_dense.models import ConvNeXt
+from convnext_dense import ConvNeXt
 
 
 class TinyDetector(nn.Module):

@@ -6,7 +6,7 @@ from mmengine.runner import Runner, load_checkpoint
 from torch.utils.data import Dataset
 
 import convnext_dense  # noqa: F401
-from convnext_dense.models import ConvNeXt
+from convnext_dense import ConvNeXt
 
 
 class ToyRegressor(BaseModel):

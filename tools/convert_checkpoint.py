@@ -1,18 +1,15 @@
 #!/usr/bin/env python
-"""Convert a ConvNeXt checkpoint from any layout (FAIR, timm .pth/.safetensors, mmpretrain,
-a trained detector/segmentor) to a clean backbone checkpoint in the official layout.
+"""Convert a ConvNeXt or ConvNeXt-V2 checkpoint from any layout (FAIR, V2 FCMAE, timm
+.pth/.safetensors, mmpretrain, a trained detector/segmentor) to a clean backbone checkpoint
+in the official layout.
 
     python tools/convert_checkpoint.py SRC DST [--trust-checkpoint]
 """
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from convnext_dense.apis.common import user_errors  # noqa: E402
-from convnext_dense.checkpoint import set_trust_checkpoints  # noqa: E402
-from convnext_dense.models.convert import convert_checkpoint  # noqa: E402
+from convnext_dense.checkpoint import set_trust_checkpoints
+from convnext_dense.checkpoint_layouts import convert_checkpoint
+from convnext_dense.cli import user_errors
 
 
 def main() -> None:
@@ -25,8 +22,8 @@ def main() -> None:
     args = parser.parse_args()
     with user_errors(args.debug):
         set_trust_checkpoints(args.trust_checkpoint)
-        layout, arch, count = convert_checkpoint(args.src, args.dst)
-        print(f'{args.src}: {layout} layout, ConvNeXt-{arch}; wrote {count} tensors to {args.dst}')
+        layout, name, count = convert_checkpoint(args.src, args.dst)
+        print(f'{args.src}: {layout} layout, {name}; wrote {count} tensors to {args.dst}')
 
 
 if __name__ == '__main__':

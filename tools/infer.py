@@ -1,25 +1,36 @@
+#!/usr/bin/env python
 """Predict on images with a trained detector or segmentor; write pictures and JSON.
 
-    python tools/infer.py CONFIG CHECKPOINT INPUT [--out-dir DIR] [--score-thr 0.3]
+    python tools/infer.py CONFIG CHECKPOINT INPUT [--out-dir DIR] [--score-thr 0.3] [--amp]
 
 INPUT is an image, a folder of images or a quoted glob ('data/*.jpg'). Writes
 DIR/vis/<image> (boxes and masks, or a colour overlay) and DIR/preds/<name>.json
-(segmentation also DIR/preds/<name>.png, the label map). An unreadable image is reported
-on one line and skipped. Exit status: 0 if at least one image was processed, 1 if none
-could be, 2 for a usage error (missing config/checkpoint, no images found).
+(segmentation also DIR/preds/<name>.png, the label map), through mmdet's DetInferencer and
+mmseg's MMSegInferencer. An unreadable image is reported on one line and skipped. Exit
+status: 0 if at least one image was processed, 1 if none could be, 2 for a usage error.
 """
 import argparse
+import glob
+import json
+import os
 import os.path as osp
 import sys
 import warnings
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import mmcv
+import numpy as np
+import torch
+from mmengine.utils import ProgressBar
 
-from convnext_dense.apis.common import user_errors  # noqa: E402
-from convnext_dense.apis.infer import run_inference  # noqa: E402
+from convnext_dense.amp import inference_autocast
+from convnext_dense.cli import read_config, user_errors
+from convnext_dense.errors import UserError, one_line
+from convnext_dense.preflight import check_checkpoint_parts
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
-def main() -> None:
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -28,18 +39,118 @@ def main() -> None:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='detection: draw and keep boxes scoring at least this')
+    parser.add_argument('--amp', action='store_true', help='autocast the model: fp16 on a GPU, '
+                        'bf16 on a CPU with native bf16 (else fp32)')
     parser.add_argument('--debug', action='store_true', help='show full tracebacks')
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def collect_images(spec: str) -> list:
+    """An image file, a folder (its images, sorted, not recursive) or a glob pattern."""
+    if osp.isfile(spec):
+        return [spec]
+    if osp.isdir(spec):
+        found = [osp.join(spec, n) for n in sorted(os.listdir(spec))
+                 if n.lower().endswith(IMAGE_EXTENSIONS)]
+    else:
+        found = sorted(p for p in glob.glob(spec, recursive=True) if osp.isfile(p))
+    if not found:
+        raise UserError(f'no images found at {spec} (expected an image, a folder of '
+                        'jpg/png/... files or a glob)')
+    return found
+
+
+def detection_predictor(config: str, checkpoint: str, device: str, score_thr: float):
+    """mmdet's DetInferencer: ``vis/<image>`` and ``preds/<name>.json`` per image."""
+    from mmdet.apis import DetInferencer
+    inferencer = DetInferencer(model=config, weights=checkpoint, device=device,
+                               show_progress=False)
+    classes = inferencer.model.dataset_meta.get('classes') or ()
+
+    def predict(image: str, out_dir: str) -> None:
+        inferencer(image, out_dir=out_dir, pred_score_thr=score_thr, no_save_pred=False,
+                   no_save_vis=False)
+        path = osp.join(out_dir, 'preds', osp.splitext(osp.basename(image))[0] + '.json')
+        with open(path) as f:  # label ids alone mean little to a reader: add the names
+            preds = json.load(f)
+        preds['label_names'] = [classes[i] if i < len(classes) else str(i)
+                                for i in preds['labels']]
+        with open(path, 'w') as f:
+            json.dump(preds, f)
+    return predict
+
+
+def segmentation_predictor(config: str, checkpoint: str, device: str):
+    """mmseg's MMSegInferencer for the overlay, plus the label map and a JSON summary of
+    the classes found, both named after the image."""
+    from mmengine.infer import BaseInferencer
+    from mmseg.apis import MMSegInferencer
+    inferencer = MMSegInferencer(model=config, weights=checkpoint, device=device)
+    classes = inferencer.model.dataset_meta.get('classes') or ()
+
+    def predict(image: str, out_dir: str) -> None:
+        # MMSegInferencer.__call__ names label maps by a counter; its parent's does not
+        result = BaseInferencer.__call__(inferencer, image, return_datasamples=False,
+                                         batch_size=1, show=False,
+                                         img_out_dir=osp.join(out_dir, 'vis'), pred_out_dir='')
+        labels = np.asarray(result['predictions']).astype(np.uint8)
+        stem = osp.splitext(osp.basename(image))[0]
+        os.makedirs(osp.join(out_dir, 'preds'), exist_ok=True)
+        mmcv.imwrite(labels, osp.join(out_dir, 'preds', f'{stem}.png'))
+        ids, counts = np.unique(labels, return_counts=True)
+        summary = dict(image=image, height=labels.shape[0], width=labels.shape[1],
+                       label_map=f'{stem}.png', classes=[
+                           dict(id=int(i), name=classes[i] if i < len(classes) else str(i),
+                                pixels=int(c), fraction=round(float(c) / labels.size, 6))
+                           for i, c in zip(ids, counts)])
+        with open(osp.join(out_dir, 'preds', f'{stem}.json'), 'w') as f:
+            json.dump(summary, f, indent=1)
+    return predict
+
+
+def main():
+    args = parse_args()
     if not args.debug:
         warnings.filterwarnings('ignore')
     with user_errors(args.debug):
-        report = run_inference(args.config, args.checkpoint, args.input, args.out_dir,
-                               device=args.device, score_thr=args.score_thr)
-    for image, reason in report.failed:
+        cfg = read_config(args.config)
+        scope = cfg.get('default_scope')
+        if args.device.startswith('cuda') and not torch.cuda.is_available():
+            raise UserError(f'--device {args.device}: torch sees no GPU on this machine; use '
+                            '--device cpu')
+        if not osp.isfile(args.checkpoint):
+            raise UserError(f'checkpoint {args.checkpoint} does not exist; pass a .pth written '
+                            'by tools/train.py (or a released model)')
+        check_checkpoint_parts(cfg.model, args.checkpoint)
+        images = collect_images(args.input)
+        if scope == 'mmdet':
+            predict = detection_predictor(args.config, args.checkpoint, args.device,
+                                          args.score_thr)
+        elif scope == 'mmseg':
+            predict = segmentation_predictor(args.config, args.checkpoint, args.device)
+        else:
+            raise UserError(f'{args.config} has default_scope={scope!r}; tools/infer.py runs '
+                            'mmdet and mmseg configs')
+    done, failed = 0, []
+    bar = ProgressBar(len(images), file=sys.stderr) if len(images) > 1 else None
+    for image in images:
+        try:  # one bad image must not stop the others
+            if mmcv.imread(image) is None:
+                raise UserError('not a readable image (corrupt or not an image file)')
+            with inference_autocast(args.device, enabled=args.amp):
+                predict(image, args.out_dir)
+            done += 1
+        except Exception as exc:
+            failed.append((image, one_line(exc)))
+        if bar:
+            bar.update()
+    if bar:
+        sys.stderr.write('\n')
+    for image, reason in failed:
         print(f'failed: {image}: {reason}', file=sys.stderr)
-    print(f'{len(report.done)} image(s) written to {args.out_dir}/vis and '
-          f'{args.out_dir}/preds; {len(report.failed)} failed')
-    sys.exit(report.exit_code)
+    print(f'{done} image(s) written to {args.out_dir}/vis and {args.out_dir}/preds; '
+          f'{len(failed)} failed')
+    sys.exit(0 if done else 1)
 
 
 if __name__ == '__main__':

@@ -4,12 +4,66 @@
     python tools/train.py configs/upernet_convnext_t_ade20k.py [--work-dir DIR] [--resume [PATH]]
         [--amp] [--auto-scale-lr] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm}]
 """
-import os
-import sys
+import argparse
+import os.path as osp
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mmengine.runner import Runner
 
-from convnext_dense.apis.train import main  # noqa: E402
+from convnext_dense.cli import add_common_args, load_config, setup_cpu_distributed, user_errors
+from convnext_dense.errors import UserError
+from convnext_dense.preflight import check_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Train a ConvNeXt detector or segmentor')
+    parser.add_argument('config', help='config file (mmdet or mmseg scope)')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='PATH',
+                        help='resume from PATH, or from the checkpoint the work dir\'s '
+                             'last_checkpoint names when no PATH is given')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 on a GPU; on a CPU bf16 where it has native '
+                             'bf16, else fp32 (convnext_dense/amp.py)')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help="scale the lr by (GPUs x batch per GPU) / the recipe's batch size")
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    with user_errors(args.debug, interrupt_hint='; the last checkpoint is kept: run the same '
+                     'command with --resume to go on'):
+        cfg = load_config(args.config, args)
+        if args.amp:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if args.auto_scale_lr:
+            if not cfg.get('auto_scale_lr', {}).get('base_batch_size'):
+                raise UserError(f'{args.config} has no auto_scale_lr.base_batch_size; add '
+                                "auto_scale_lr = dict(enable=False, base_batch_size=16) to it")
+            cfg.auto_scale_lr.enable = True
+
+        # MMEngine's resume: with no path it follows WORK_DIR/last_checkpoint, which it
+        # rewrites only after a checkpoint is completely written
+        if args.resume == 'auto':
+            cfg.resume = True
+        elif args.resume:
+            if not osp.isfile(args.resume):
+                raise UserError(f'--resume {args.resume}: no such checkpoint')
+            cfg.resume, cfg.load_from = True, args.resume
+
+        # stop at a non-finite loss keeping the last good checkpoint; save RNG states so that a
+        # resumed run continues exactly
+        present = {str(h.get('type', '')).split('.')[-1] for h in cfg.get('custom_hooks', [])}
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type=f'convnext_dense.{name}') for name in ('CheckFiniteLossHook', 'RngStateHook')
+            if name not in present]
+
+        check_config(cfg, ('train', 'val'))
+        setup_cpu_distributed(cfg)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+
 
 if __name__ == '__main__':
     main()

@@ -1,85 +1,189 @@
-"""Inference throughput, latency and peak memory of the ConvNeXt backbone (beside timm's and
-mmpretrain's with the same weights) and of whole detectors/segmentors; training-step time
-and memory with and without with_cp. Writes a markdown table to benchmarks/.
+#!/usr/bin/env python
+"""Time the ConvNeXt backbone beside timm's and mmpretrain's, a whole detector or segmentor,
+and a backbone training step with and without with_cp (and its peak memory).
 
-    python tools/analysis/benchmark.py                       # CPU, tiny, 1x3x800x1216
-    python tools/analysis/benchmark.py --quick               # seconds: atto, demo configs
-    python tools/analysis/benchmark.py --device cuda --batch 8 --compile
+    python tools/analysis/benchmark.py [--quick] [--device cuda] [--out FILE.md]
+
+Times: medians of torch.utils.benchmark's blocked_autorange over --rounds interleaved rounds,
+divided by the first row's ("ours") in each table. Shared machines are noisy: compare ratios
+within one run. Targets and past results are in benchmarks/README.md.
 """
 import argparse
+import datetime
 import os
-import os.path as osp
+import platform
+import resource
+import subprocess
 import sys
-import warnings
+from typing import Callable, Dict, List, Sequence, Tuple
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+import torch
+import torch.utils.benchmark as tbench
 
-import torch  # noqa: E402
+from convnext_dense import ConvNeXt, convert_to_official
+from convnext_dense.cli import read_config, user_errors
+from convnext_dense.errors import UserError
+from get_flops import build_model, data_samples  # the sibling script's model building
 
-import convnext_dense  # noqa: E402,F401
-from convnext_dense.analysis.benchmark import Settings, quick_settings, run  # noqa: E402
-from convnext_dense.analysis.report import markdown  # noqa: E402
-from convnext_dense.apis.common import user_errors  # noqa: E402
-from convnext_dense.errors import UserError  # noqa: E402
+Case = Tuple[str, Callable[[], object]]
+
+
+def inference(call: Callable, x: torch.Tensor) -> Callable[[], object]:
+    def run():
+        with torch.inference_mode():
+            return call(x)
+    return run
+
+
+def backbone_cases(args, x: torch.Tensor) -> Tuple[List[Case], List[str]]:
+    """Ours, timm's and (if installed) mmpretrain's ConvNeXt with the same random weights,
+    and the largest difference of each one's outputs from ours."""
+    import timm
+    torch.manual_seed(0)
+    timm_model = timm.create_model(f'convnext_{args.arch}', num_classes=0)
+    for param in timm_model.parameters():  # weights far from the init, so that diffs show
+        param.data.normal_(0, 0.05)
+    ours = ConvNeXt(args.arch)  # its output norms norm0..3 are not in timm's model
+    ours.load_state_dict(convert_to_official(timm_model.state_dict())[0], strict=False)
+    models = {'ours': ours, 'timm': timm_model}
+    try:
+        from mmpretrain.models import ConvNeXt as MMPretrainConvNeXt
+        models['mmpretrain'] = MMPretrainConvNeXt(
+            dict(depths=list(ours.depths), channels=list(ours.dims)), gap_before_final_norm=False,
+            out_indices=(0, 1, 2, 3))
+        # mmpretrain names three layers of a block differently; every other key is ours
+        models['mmpretrain'].load_state_dict({
+            k.replace('dwconv', 'depthwise_conv').replace('pwconv', 'pointwise_conv'): v
+            for k, v in ours.state_dict().items()})
+    except ImportError:
+        print('mmpretrain is not installed: no mmpretrain row', file=sys.stderr)
+    for model in models.values():
+        model.to(args.device).eval()  # not chained: mmpretrain's train() returns None
+    calls = dict(models)
+    # the stage outputs timm's features_only returns
+    calls['timm'] = lambda x: timm_model.forward_intermediates(x, intermediates_only=True)
+    with torch.inference_mode():
+        # ours normalises each stage output, timm does not: compare after our norms
+        outputs = {name: call(x) for name, call in calls.items()}
+        outputs['timm'] = [getattr(ours, f'norm{i}')(y) for i, y in enumerate(outputs['timm'])]
+        diffs = [max((a - b).abs().max().item() for a, b in zip(outs, outputs['ours']))
+                 for outs in outputs.values()]
+    cases = [(f'{name} ConvNeXt-{args.arch}', inference(call, x)) for name, call in calls.items()]
+    return cases, [f'{diff:.1e}' for diff in diffs]
+
+
+def whole_model_case(args, x: torch.Tensor) -> Case:
+    cfg = read_config(args.config)
+    torch.manual_seed(0)
+    model = build_model(cfg).to(args.device)
+    samples = data_samples(cfg.default_scope, x.shape[3], x.shape[2], x.shape[0])
+    return 'ours', inference(lambda x: model._forward(x, samples), x)
+
+
+def training_step(args, with_cp: bool) -> Callable[[], None]:
+    model = ConvNeXt(args.arch, with_cp=with_cp).to(args.device).train()
+    x = torch.randn(args.batch, 3, args.size[1], args.size[0], device=args.device)
+
+    def step():
+        sum(out.mean() for out in model(x)).backward()
+        model.zero_grad(set_to_none=True)
+    return step
+
+
+def step_peak_mib(args, with_cp: bool) -> float:
+    """Memory one training step adds at its peak, measured in a fresh process: a process's
+    peak resident set never goes down, so each case needs its own."""
+    command = [sys.executable, __file__, '--peak-of-step', str(int(with_cp)), '--arch',
+               args.arch, '--batch', str(args.batch), '--device', args.device,
+               '--size', *map(str, args.size)]
+    return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def peak_of_step(args, with_cp: bool) -> float:
+    step = training_step(args, with_cp)
+    if args.device == 'cuda':
+        before = torch.cuda.memory_allocated()
+        step()
+        return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    step()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+
+
+def table(title: str, cases: List[Case], args, extra_name: str = '',
+          extra: Sequence[str] = ()) -> str:
+    # rounds of A B C ...: a burst of load on the machine then hits every case alike
+    rounds: Dict[str, list] = {name: [] for name, _ in cases}
+    for _ in range(args.rounds):
+        for name, call in cases:
+            timer = tbench.Timer('call()', globals={'call': call}, label=name,
+                                 num_threads=args.threads)
+            rounds[name].append(timer.blocked_autorange(min_run_time=args.min_run_time))
+    times = [tbench.Measurement.merge(rounds[name])[0] for name, _ in cases]
+    header = ['case', 'median (ms)', 'IQR (ms)', 'time / ours'] + [extra_name] * bool(extra)
+    lines = [f'## {title}', '', '| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
+    for i, ((name, _), m) in enumerate(zip(cases, times)):
+        cells = [name, f'{1e3 * m.median:.1f}', f'{1e3 * m.iqr:.1f}',
+                 f'{m.median / times[0].median:.2f}'] + list(extra[i:i + 1])
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def machine(device: str) -> str:
+    if device == 'cuda':
+        return torch.cuda.get_device_name()
+    with open('/proc/cpuinfo') as f:
+        return next((line.split(':', 1)[1].strip() for line in f
+                     if line.startswith('model name')), platform.processor())
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--quick', action='store_true', help='tiny settings for tests')
-    p.add_argument('--arch', help='backbone arch (default tiny; quick: atto)')
-    p.add_argument('--batch', type=int)
-    p.add_argument('--size', nargs=2, type=int, metavar=('W', 'H'),
-                   help='backbone and detector input (default 1216 800)')
-    p.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
-    p.add_argument('--threads', type=int, help='torch CPU threads (default: all cores)')
-    p.add_argument('--repeats', type=int, help='interleaved timing rounds (default 5)')
-    p.add_argument('--warmup', type=int)
-    p.add_argument('--compile', action='store_true', help='also time ours under torch.compile')
-    p.add_argument('--no-channels-last', action='store_true')
-    p.add_argument('--no-detector', action='store_true')
-    p.add_argument('--no-segmentor', action='store_true')
-    p.add_argument('--no-train', action='store_true', help='skip the with_cp training pair')
-    p.add_argument('--no-memory', action='store_true', help='skip the peak-memory processes')
-    p.add_argument('--train-size', type=int, help='training-step input side (default 512)')
-    p.add_argument('--train-batch', type=int)
-    p.add_argument('--out', help='markdown file (default benchmarks/<device>_<arch>_<W>x<H>.md)')
-    p.add_argument('--debug', action='store_true')
-    args = p.parse_args()
-    warnings.filterwarnings('ignore')
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--arch', default='tiny', help='backbone arch (also trained)')
+    parser.add_argument('--size', nargs=2, type=int, default=[1216, 800], metavar=('W', 'H'))
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--config', default='configs/mask_rcnn_convnext_t_fpn_3x_coco.py',
+                        help='the detector or segmentor to time whole')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--threads', type=int, default=torch.get_num_threads())
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--min-run-time', type=float, default=2.0, help='seconds per round')
+    parser.add_argument('--quick', action='store_true', help='atto, 160x128, demo config')
+    parser.add_argument('--out', help='also write the markdown to this file')
+    parser.add_argument('--peak-of-step', type=int, choices=[0, 1], help=argparse.SUPPRESS)
+    parser.add_argument('--debug', action='store_true', help='show full tracebacks')
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.peak_of_step is not None:  # the fresh process of step_peak_mib
+        print(peak_of_step(args, bool(args.peak_of_step)))
+        return
+    if args.quick:
+        args.arch, args.size, args.rounds, args.min_run_time = 'atto', [160, 128], 1, 0.2
+        args.config = 'configs/demo/mask_rcnn_convnext_atto_synthetic.py'
     with user_errors(args.debug):
-        if args.device.startswith('cuda') and not torch.cuda.is_available():
-            raise UserError(f'--device {args.device} asked for a GPU but torch sees none; '
-                            f'use --device cpu')
-        s = quick_settings() if args.quick else Settings()
-        s.device = args.device
-        s.threads = args.threads or os.cpu_count() or 1
-        for name, value in [('arch', args.arch), ('batch', args.batch), ('repeats', args.repeats),
-                            ('warmup', args.warmup), ('train_size', args.train_size),
-                            ('train_batch', args.train_batch)]:
-            if value is not None:
-                setattr(s, name, value)
-        if args.size:
-            s.width, s.height = args.size
-        s.compile = args.compile
-        s.channels_last = not args.no_channels_last
-        if args.no_detector:
-            s.detector = None
-        if args.no_segmentor:
-            s.segmentor = None
-        if args.no_train:
-            s.train = False
-        if args.no_memory:
-            s.memory_groups = ()
-        report = markdown(run(s, log=lambda msg: print(msg, flush=True)))
-        out = args.out or osp.join(REPO, 'benchmarks',
-                                   f'{s.device.replace(":", "")}_{s.arch}_{s.width}x{s.height}'
-                                   f'{"_quick" if args.quick else ""}.md')
-        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-        with open(out, 'w') as f:
+        if args.device == 'cuda' and not torch.cuda.is_available():
+            raise UserError('--device cuda, but torch sees no GPU; use --device cpu')
+        shape = f'{args.batch}x3x{args.size[1]}x{args.size[0]}'
+        x = torch.randn(args.batch, 3, args.size[1], args.size[0], device=args.device)
+        backbones, diffs = backbone_cases(args, x)
+        steps = [(f'with_cp={cp}', training_step(args, cp)) for cp in (False, True)]
+        peaks = [f'{step_peak_mib(args, cp):.0f}' for cp in (False, True)]
+        report = '\n'.join([
+            f'# Benchmark, {datetime.datetime.now():%Y-%m-%d %H:%M}', '',
+            f'- {machine(args.device)}, {os.cpu_count()} logical cores, torch {torch.__version__}'
+            f', {args.threads} threads, fp32; load average '
+            '{:.2f} / {:.2f} / {:.2f}'.format(*os.getloadavg()),
+            f'- `tools/analysis/benchmark.py {" ".join(sys.argv[1:])}`', '',
+            table(f'Backbone inference, {shape}, same weights', backbones, args,
+                  'max abs diff vs ours', diffs), '',
+            table(f'Whole model in tensor mode: {args.config}, {shape}',
+                  [whole_model_case(args, x)], args), '',
+            table(f'Backbone training step (forward + backward), {shape}', steps, args,
+                  'peak memory of a step (MiB)', peaks), ''])
+    print(report)
+    if args.out:
+        with open(args.out, 'w') as f:
             f.write(report)
-        print(report)
-        print(f'written to {out}')
 
 
 if __name__ == '__main__':

@@ -1,55 +1,107 @@
-"""Params and FLOPs of each config's whole model beside the paper's numbers.
+#!/usr/bin/env python
+"""Params and FLOPs of each config's whole model and of its backbone.
 
-    python tools/analysis/get_flops.py                      # every config in configs/
-    python tools/analysis/get_flops.py configs/upernet_convnext_t_ade20k.py --shape 2048 512
-    python tools/analysis/get_flops.py --out benchmarks/flops.md
+    python tools/analysis/get_flops.py [CONFIG...] [--shape W H] [--out FILE]
 
-One multiply-add counts as one FLOP (the paper's convention); detection at 1280x800,
-segmentation at 2048x512 (2560x640 for the _640 configs). See convnext_dense/analysis/.
+As mmdet's and mmseg's own get_flops: MMEngine's get_model_complexity_info (1 multiply-add
+= 1 FLOP) on the tensor-mode forward ``model._forward(inputs, data_samples)``, random weights,
+batch 1. Default configs: all in configs/; default inputs: the paper's, 1280x800 (detection),
+2048x512 (segmentation), 2560x640 (*_640). benchmarks/flops.md has the paper's numbers.
 """
 import argparse
-import os
+import glob
 import os.path as osp
-import sys
-import warnings
+from functools import partial
+from typing import Optional, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
 
-import torch  # noqa: E402
-
-import convnext_dense  # noqa: E402,F401
-from convnext_dense.analysis.flops_table import (HEADER, default_configs, format_row,  # noqa
-                                                 format_table, measure)
-from convnext_dense.apis.common import user_errors  # noqa: E402
+import convnext_dense  # noqa: F401  (registers the backbone)
+from convnext_dense.cli import read_config, user_errors
+from convnext_dense.errors import UserError
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+HEADER = ('| config | input (WxH) | params (M) | FLOPs (G) | backbone params (M) '
+          '| backbone FLOPs (G) |\n|---|---|---|---|---|---|')
+
+
+def build_model(cfg: Config) -> torch.nn.Module:
+    """The config's detector or segmentor with random weights (no pretrained checkpoint is
+    read), SyncBN as BN so that one process can run it, in eval mode."""
+    scope = cfg.get('default_scope')
+    if scope not in ('mmdet', 'mmseg'):
+        raise UserError(f'default_scope is {scope!r}; only mmdet and mmseg configs have a '
+                        'detector or segmentor to count')
+    init_default_scope(scope)
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+    else:
+        from mmseg.registry import MODELS
+    cfg.model.backbone['init_cfg'] = None
+    return revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
+
+
+def data_samples(scope: str, width: int, height: int, batch: int = 1) -> list:
+    """Data samples with the image metadata tensor mode reads (the RPN needs img_shape)."""
+    shape = (height, width)
+    meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape,
+                scale_factor=(1.0, 1.0))
+    if scope == 'mmdet':
+        from mmdet.structures import DetDataSample as Sample
+    else:
+        from mmseg.structures import SegDataSample as Sample
+    return [Sample(metainfo=meta) for _ in range(batch)]
+
+
+def table_row(path: str, shape: Optional[Tuple[int, int]]) -> str:
+    cfg = read_config(path)
+    torch.manual_seed(0)  # the RPN's proposals, and so the RoI heads' work, depend on it
+    model = build_model(cfg)
+    if shape is None:  # the paper's inputs
+        shape = {'mmdet': (1280, 800), 'mmseg': (2048, 512)}[cfg.default_scope]
+        if path.endswith('_640.py'):
+            shape = (2560, 640)
+    width, height = shape
+    inputs = torch.randn(1, 3, height, width)
+    # as mmdet's get_flops: the counter calls model(inputs), tensor mode runs _forward
+    samples = data_samples(cfg.default_scope, width, height)
+    model.forward = lambda inputs: model._forward(inputs, samples)
+    count = partial(get_model_complexity_info, inputs=(inputs,), show_table=False,
+                    show_arch=False)
+    with torch.no_grad():
+        whole, backbone = count(model), count(model.backbone)
+    name = osp.splitext(osp.basename(path))[0]
+    return (f"| {name} | {width}x{height} | {whole['params'] / 1e6:.2f} "
+            f"| {whole['flops'] / 1e9:.2f} | {backbone['params'] / 1e6:.2f} "
+            f"| {backbone['flops'] / 1e9:.2f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('configs', nargs='*', help='configs (default: all in configs/)')
+    parser.add_argument('configs', nargs='*', help='default: every config in configs/')
     parser.add_argument('--shape', nargs=2, type=int, metavar=('W', 'H'),
-                        help="input width and height (default: the paper's size per task)")
-    parser.add_argument('--exact', action='store_true',
-                        help='trace every block of the deep stage instead of adding copies '
-                             'of one traced block (same result, much slower)')
-    parser.add_argument('--out', help='also write the table (markdown) to this file')
-    parser.add_argument('--threads', type=int, default=os.cpu_count())
+                        help="input width and height (default: the paper's for the task)")
+    parser.add_argument('--out', help='also write the markdown table to this file')
     parser.add_argument('--debug', action='store_true', help='show full tracebacks')
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings('ignore')
+    configs = args.configs or sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
+    # the counter logs each operator it gives no FLOPs (additions, GELU, ...) to stdout
+    MMLogger.get_current_instance().setLevel('ERROR')
+    print(HEADER, flush=True)
+    rows = []
     with user_errors(args.debug):
-        configs = args.configs or default_configs(osp.join(REPO, 'configs'))
-        print(HEADER, flush=True)
-        rows = measure(configs, tuple(args.shape) if args.shape else None,
-                       shortcut=not args.exact,
-                       on_row=lambda row: print(format_row(row), flush=True))
-        if args.out:
-            os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-            with open(args.out, 'w') as f:
-                f.write('# Params and FLOPs beside the paper\n\n' + format_table(rows, notes=True))
-            print(f'table written to {args.out}')
+        for path in configs:
+            rows.append(table_row(path, args.shape))
+            print(rows[-1], flush=True)  # the large models take minutes each
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write('\n'.join([HEADER] + rows) + '\n')
+        print(f'written to {args.out}')
 
 
 if __name__ == '__main__':

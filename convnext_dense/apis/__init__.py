@@ -1,1 +1,0 @@
-"""Entry points behind tools/train.py and tools/test.py."""

@@ -1,0 +1,292 @@
+"""ConvNeXt (Liu et al., CVPR 2022) and ConvNeXt-V2 (Woo et al., CVPR 2023) as a
+multi-scale backbone for mmdet and mmseg.
+
+Module tree and parameter names follow the official detection backbone
+(``downsample_layers.{i}.{j}``, ``stages.{s}.{b}.{dwconv,norm,pwconv1,grn,pwconv2,gamma}``,
+``norm{i}``), so FAIR checkpoints load unchanged and the official layer-decay rules apply to
+the names as they are; other layouts are mapped by :mod:`convnext_dense.checkpoint_layouts`.
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmengine.model import BaseModule
+from timm.layers import DropPath, LayerNorm2d, trunc_normal_
+
+from .registry import MODELS
+
+# name: (depths, dims). tiny..xlarge are the paper's; atto..nano and huge come from V2.
+ARCH_SETTINGS: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {
+    'atto': ((2, 2, 6, 2), (40, 80, 160, 320)),
+    'femto': ((2, 2, 6, 2), (48, 96, 192, 384)),
+    'pico': ((2, 2, 6, 2), (64, 128, 256, 512)),
+    'nano': ((2, 2, 8, 2), (80, 160, 320, 640)),
+    'tiny': ((3, 3, 9, 3), (96, 192, 384, 768)),
+    'small': ((3, 3, 27, 3), (96, 192, 384, 768)),
+    'base': ((3, 3, 27, 3), (128, 256, 512, 1024)),
+    'large': ((3, 3, 27, 3), (192, 384, 768, 1536)),
+    'xlarge': ((3, 3, 27, 3), (256, 512, 1024, 2048)),
+    'huge': ((3, 3, 27, 3), (352, 704, 1408, 2816)),
+}
+ARCH_ALIASES = {'a': 'atto', 'f': 'femto', 'p': 'pico', 'n': 'nano', 't': 'tiny',
+                's': 'small', 'b': 'base', 'l': 'large', 'xl': 'xlarge', 'h': 'huge'}
+LN_EPS = 1e-6
+
+
+def resolve_arch(arch: Union[str, dict]) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
+    """``(depths, dims)`` for an arch name or an explicit ``dict(depths, dims)``."""
+    if isinstance(arch, str):
+        name = ARCH_ALIASES.get(arch.lower(), arch.lower())
+        if name not in ARCH_SETTINGS:
+            raise ValueError(f'unknown ConvNeXt arch {arch!r}; choose one of '
+                             f'{", ".join(ARCH_SETTINGS)} or pass dict(depths=[...], dims=[...])')
+        return ARCH_SETTINGS[name]
+    if isinstance(arch, dict):
+        dims = arch.get('dims', arch.get('channels'))
+        depths = arch.get('depths')
+        if depths is None or dims is None or len(depths) != 4 or len(dims) != 4:
+            raise ValueError(f'a custom ConvNeXt arch needs 4 depths and 4 dims, got {arch!r}')
+        return tuple(int(d) for d in depths), tuple(int(c) for c in dims)
+    raise TypeError(f'arch must be a name or dict(depths=..., dims=...), got {type(arch).__name__}')
+
+
+def arch_name(depths: Sequence[int], dims: Sequence[int]) -> str:
+    """The table name of ``(depths, dims)``, or a readable description of a custom one."""
+    for name, (d, c) in ARCH_SETTINGS.items():
+        if tuple(d) == tuple(depths) and tuple(c) == tuple(dims):
+            return name
+    return f'custom(depths={list(depths)}, dims={list(dims)})'
+
+
+class StridedConv2d(nn.Conv2d):
+    """A kernel == stride conv that zero-pads the bottom/right edge up to a multiple of the
+    stride, so inputs of any size (even below the total stride of 32) give maps of
+    ``ceil(H / stride)`` rows; on multiples it is exactly ``nn.Conv2d``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sh, sw = self.stride
+        pad_h, pad_w = -x.shape[-2] % sh, -x.shape[-1] % sw
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        return super().forward(x)
+
+
+class GRN(nn.Module):
+    """ConvNeXt-V2's global response normalisation on channels-last maps.
+
+    The spatial L2 norm is taken in fp32: a sum of squares over a whole feature map
+    overflows fp16 under autocast.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(dim))
+        self.beta = nn.Parameter(torch.zeros(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gx = torch.linalg.vector_norm(x, dim=(1, 2), keepdim=True, dtype=torch.float32)
+        nx = (gx / (gx.mean(dim=-1, keepdim=True) + self.eps)).to(x.dtype)
+        return self.gamma * (x * nx) + self.beta + x
+
+
+class ConvNeXtBlock(nn.Module):
+    """dwconv 7x7 -> LayerNorm -> Linear C->4C -> GELU [-> GRN] -> Linear 4C->C [-> gamma]
+    -> drop path, with the norm and MLP channels-last as in the official code and timm
+    (``F.layer_norm``: no hand-written variance to overflow under fp16)."""
+
+    def __init__(self, dim: int, drop_path: float = 0., layer_scale_init_value: float = 1e-6,
+                 use_grn: bool = False, with_cp: bool = False):
+        super().__init__()
+        self.dwconv = nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=LN_EPS)
+        self.pwconv1 = nn.Linear(dim, 4 * dim)
+        self.act = nn.GELU()
+        self.grn = GRN(4 * dim) if use_grn else nn.Identity()
+        self.pwconv2 = nn.Linear(4 * dim, dim)
+        self.gamma = (nn.Parameter(layer_scale_init_value * torch.ones(dim))
+                      if layer_scale_init_value > 0 else None)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.with_cp = with_cp
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.dwconv(x).permute(0, 2, 3, 1)
+        y = self.pwconv2(self.grn(self.act(self.pwconv1(self.norm(y)))))
+        if self.gamma is not None:
+            y = y * self.gamma
+        return self.drop_path(y.permute(0, 3, 1, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return x + cp.checkpoint(self.residual, x, use_reentrant=False)
+        return x + self.residual(x)
+
+
+@MODELS.register_module()
+class ConvNeXt(BaseModule):
+    """ConvNeXt (V1, or V2 with ``use_grn=True, layer_scale_init_value=0.``) returning one
+    feature map per stage in ``out_indices``.
+
+    Args:
+        arch: ``atto femto pico nano tiny small base large xlarge huge`` (or
+            ``a f p n t s b l xl h``), or ``dict(depths=[4 ints], dims=[4 ints])``.
+        in_channels: channels of the input image.
+        out_indices: stages to return (0..3, negative counts from the end). Each returned
+            map goes through its own channels-first LayerNorm ``norm{i}``; the tensor passed
+            on to the next stage is not normalised (official detection backbone).
+        drop_path_rate: stochastic depth, rising linearly from 0 over all blocks.
+        layer_scale_init_value: initial ``gamma``; ``0`` disables layer scale (V2).
+        use_grn: global response normalisation in every block (V2).
+        frozen_stages: ``-1`` freezes nothing; ``0`` the stem; ``k >= 1`` the stem and
+            stages ``0..k-1`` with their downsample layers and output norms. Frozen parts
+            get ``requires_grad=False`` and stay in eval mode after ``train()``.
+        with_cp: gradient checkpointing per block (less memory, more time).
+        init_cfg: ``dict(type='Pretrained', checkpoint=PATH_OR_URL)`` loads FAIR (V1, V2
+            fine-tuned or FCMAE), timm, mmpretrain or detector checkpoints, layout detected.
+
+    Attributes:
+        out_channels: channels of each returned map (the neck's ``in_channels``).
+        out_strides: stride of each returned map (4, 8, 16, 32).
+    """
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 in_channels: int = 3,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-6,
+                 use_grn: bool = False,
+                 frozen_stages: int = -1,
+                 with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.depths, self.dims = resolve_arch(arch)
+        self.arch = arch_name(self.depths, self.dims)
+        self.use_grn = use_grn
+        self.out_indices = self._check_out_indices(out_indices)
+        if not -1 <= frozen_stages <= 4:
+            raise ValueError(f'frozen_stages must be in -1..4 (-1: nothing, 0: stem, k: stem and '
+                             f'stages 0..k-1), got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.out_channels = [self.dims[i] for i in self.out_indices]
+        self.out_strides = [4 * 2 ** i for i in self.out_indices]
+
+        stem = nn.Sequential(StridedConv2d(in_channels, self.dims[0], kernel_size=4, stride=4),
+                             LayerNorm2d(self.dims[0], eps=LN_EPS))
+        self.downsample_layers = nn.ModuleList([stem] + [
+            nn.Sequential(LayerNorm2d(self.dims[i - 1], eps=LN_EPS),
+                          StridedConv2d(self.dims[i - 1], self.dims[i], kernel_size=2, stride=2))
+            for i in range(1, 4)])
+        num_blocks = sum(self.depths)
+        rates = [drop_path_rate * i / max(num_blocks - 1, 1) for i in range(num_blocks)]
+        starts = [sum(self.depths[:i]) for i in range(4)]
+        self.stages = nn.ModuleList(
+            nn.Sequential(*[ConvNeXtBlock(self.dims[i], rates[starts[i] + j],
+                                          layer_scale_init_value, use_grn, with_cp)
+                            for j in range(self.depths[i])])
+            for i in range(4))
+        for i in self.out_indices:
+            self.add_module(f'norm{i}', LayerNorm2d(self.dims[i], eps=LN_EPS))
+        self._freeze_stages()
+
+    @staticmethod
+    def _check_out_indices(out_indices: Union[int, Sequence[int]]) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        resolved = []
+        for index in out_indices:
+            if not -4 <= index <= 3:
+                raise ValueError(f'out_indices entry {index} is out of range: ConvNeXt has 4 '
+                                 f'stages, use 0..3 (or -4..-1)')
+            resolved.append(index % 4)
+        if len(set(resolved)) != len(resolved):
+            raise ValueError(f'out_indices {list(out_indices)} name a stage twice')
+        return tuple(sorted(resolved))
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        # every map after the stem runs channels-last (the norms and blocks permute), so the
+        # stem conv gets that layout too rather than a layout change of its own
+        x = x.contiguous(memory_format=torch.channels_last)
+        outs = []
+        for i in range(4):
+            x = self.stages[i](self.downsample_layers[i](x))
+            if i in self.out_indices:
+                # contiguous NCHW: mmcv's RoIAlign reads raw NCHW memory (mmcv#2203)
+                outs.append(getattr(self, f'norm{i}')(x).contiguous())
+        return tuple(outs)
+
+    def init_weights(self) -> None:
+        """Official init (truncated normal 0.02, zero bias), an MMEngine ``init_cfg`` such as
+        ``Kaiming``, or pretrained weights in any supported layout (converted here, which
+        MMEngine's ``PretrainedInit`` cannot do)."""
+        init_cfg = self.init_cfg[0] if isinstance(self.init_cfg, list) else self.init_cfg
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+            from .checkpoint_layouts import load_pretrained  # it imports this module
+            self.apply(self._init_module)
+            load_pretrained(self, init_cfg['checkpoint'], prefix=init_cfg.get('prefix'))
+            self._is_init = True
+            return
+        if self.init_cfg is not None:
+            super().init_weights()
+        else:
+            self.apply(self._init_module)
+        # mmdet/mmseg pad batches with zeros after normalisation: with a zero stem bias those
+        # pixels reach the LayerNorms as all-zero vectors and blow their gradients up by
+        # 1/sqrt(eps). A bias drawn like the official weights' keeps them non-constant.
+        trunc_normal_(self.downsample_layers[0][0].bias, std=.02)
+
+    @staticmethod
+    def _init_module(m: nn.Module) -> None:
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        modules = [self.downsample_layers[0]]
+        for i in range(self.frozen_stages):
+            modules += [self.downsample_layers[i], self.stages[i]]
+            if hasattr(self, f'norm{i}'):
+                modules.append(getattr(self, f'norm{i}'))
+        return modules
+
+    def _freeze_stages(self) -> None:
+        for module in self._frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'ConvNeXt':
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+    @property
+    def default_num_layers(self) -> int:
+        """``num_layers`` of the official layer-decay rules for this depth: stage 2 counts
+        one layer per 3 blocks, so tiny gives 6 and small..huge give 12."""
+        return 3 + math.ceil(self.depths[2] / 3)
+
+    def get_layer_id(self, param_name: str, num_layers: int, decay_type: str) -> int:
+        """Layer id of a parameter (name relative to this backbone) under the official
+        layer-decay rules; the optimizer constructor turns it into a lr scale."""
+        parts = param_name.split('.')
+        if decay_type == 'layer_wise':
+            if parts[0] == 'downsample_layers':
+                return {0: 0, 1: 2, 2: 3, 3: num_layers}[int(parts[1])]
+            if parts[0] == 'stages':
+                stage, block = int(parts[1]), int(parts[2])
+                return {0: 1, 1: 2, 2: 3 + block // 3, 3: num_layers}[stage]
+            return num_layers + 1
+        if decay_type == 'stage_wise':
+            if parts[0] == 'downsample_layers':
+                return 0
+            if parts[0] == 'stages':
+                return int(parts[1]) + 1
+            return num_layers + 1  # N - 1 with N = num_layers + 2
+        raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")

@@ -1,0 +1,94 @@
+"""COCO-format instance datasets whose files are checked as they are loaded.
+
+mmdet's CocoDataset fails far from the cause on messy data: a malformed annotation JSON is
+a bare ``JSONDecodeError`` without the file name, an annotation that points at a missing
+image or an image that cannot be decoded is an ``AssertionError`` from a data-loader
+worker hours into training. ``convnext_dense.CocoDataset`` checks the annotation file and
+that every listed image exists when it is built, and its image loading names the file that
+cannot be decoded. Grayscale, RGBA and 16-bit images load as 8-bit BGR (OpenCV's colour
+decoding), images without annotations are kept or filtered as ``filter_cfg`` says.
+"""
+import json
+import os.path as osp
+from typing import List, Optional
+
+from mmcv.transforms import LoadImageFromFile
+from mmdet.datasets import CocoDataset as MMDetCocoDataset
+
+from ..errors import DataError
+from ..registry import DATASETS, TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class LoadImageChecked(LoadImageFromFile):
+    """mmcv's LoadImageFromFile, with a one-line error naming an undecodable image."""
+
+    def transform(self, results: dict) -> Optional[dict]:
+        try:
+            loaded = super().transform(results)
+        except (AssertionError, OSError, ValueError) as exc:
+            raise DataError(f'image {results["img_path"]} cannot be decoded ({exc}); it is '
+                            'corrupt, truncated or not an image: replace it or remove it '
+                            'from the annotations') from None
+        if loaded is None and not self.ignore_empty:
+            raise DataError(f'image {results["img_path"]} cannot be decoded; replace it')
+        return loaded
+
+
+def swap_image_loaders(pipeline) -> int:
+    """Replace mmcv's LoadImageFromFile in a built pipeline by :class:`LoadImageChecked`
+    with the same settings; returns how many were replaced."""
+    replaced = 0
+    for i, transform in enumerate(getattr(pipeline, 'transforms', [])):
+        if type(transform) is LoadImageFromFile:
+            checked = LoadImageChecked.__new__(LoadImageChecked)
+            checked.__dict__.update(transform.__dict__)
+            pipeline.transforms[i] = checked
+            replaced += 1
+    return replaced
+
+
+@DATASETS.register_module()
+class CocoDataset(MMDetCocoDataset):
+    """mmdet's CocoDataset with checked annotation files, image paths and image decoding."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        swap_image_loaders(self.pipeline)
+
+    def load_data_list(self) -> List[dict]:
+        try:
+            data_list = super().load_data_list()
+        except json.JSONDecodeError as exc:
+            raise DataError(f'annotation file {self.ann_file} is not valid JSON ({exc}); '
+                            're-download or regenerate it') from None
+        except (KeyError, TypeError, AssertionError) as exc:
+            raise DataError(f'annotation file {self.ann_file} is not COCO instance format '
+                            f'({type(exc).__name__}: {exc}); it needs images, annotations '
+                            'and categories') from None
+        except ValueError:  # no class matched a category: numpy cannot concatenate nothing
+            self.check_classes()
+            raise
+        self.check_classes()
+        missing = [d['img_path'] for d in data_list if not osp.isfile(d['img_path'])]
+        if missing:
+            raise DataError(
+                f'{len(missing)} of {len(data_list)} images listed in {self.ann_file} do not '
+                f'exist (e.g. {missing[0]}); check data_root / data_prefix (--data-root)')
+        return data_list
+
+    def check_classes(self) -> None:
+        """The classes the config declares are categories of the annotation file."""
+        categories = [c['name'] for c in self.coco.dataset.get('categories', [])]
+        classes = list(self.metainfo['classes'])
+        unknown = [c for c in classes if c not in categories]
+        if not unknown:
+            return
+        found = f'{len(categories)} categories ({", ".join(categories[:8])})'
+        if len(unknown) == len(classes):
+            raise DataError(
+                f'{self.ann_file} has {found} but the dataset\'s classes are none of them '
+                f'({", ".join(classes[:3])}, ...): set metainfo=dict(classes=(...)) on the '
+                f"datasets to the data's categories and the heads' num_classes to their count")
+        raise DataError(f'class {unknown[0]!r} of metainfo is not a category of {self.ann_file} '
+                        f'({found}): correct its name')

@@ -1,0 +1,122 @@
+"""Checks of a config against its data and checkpoint before a model is built.
+
+The mistakes users make most with mmdet and mmseg (heads with another number of classes
+than the data, the other task's checkpoint) otherwise surface as a traceback an epoch
+later or as wrong metrics with exit code 0. The tools run these first; each failure is one
+line naming the file or key and what to set.
+"""
+import glob
+import os.path as osp
+from typing import Any, Iterator, List, Sequence, Tuple
+
+import numpy as np
+from mmengine.config import Config
+from mmengine.registry import DATASETS
+
+from .checkpoint import CheckpointError, load_checkpoint_file
+from .checkpoint_layouts import unwrap_state_dict
+from .cli import expected_paths, split_datasets
+from .errors import DataError, DatasetNotFoundError, UserError
+
+# parts of a model config that are settings, not sub-modules with weights
+NOT_MODULES = ('data_preprocessor', 'train_cfg', 'test_cfg', 'init_cfg', 'backbone_cfg')
+LABEL_SAMPLE = 16  # label maps read to check segmentation labels cheaply
+DATASET_HINTS = {
+    'CocoDataset': 'download COCO 2017 (train2017, val2017, annotations_trainval2017) from '
+                   'https://cocodataset.org and unpack it there',
+    'ADE20KDataset': 'download ADEChallengeData2016.zip from '
+                     'http://sceneparsing.csail.mit.edu and unpack it there',
+    'ADE20KStyleDataset': 'write the synthetic one with tools/make_synthetic_data.py ade '
+                          '--out DIR (or put an ADE20K-layout dataset there)',
+}
+
+
+def check_config(cfg: Config, splits: Sequence[str]) -> None:
+    """The datasets of ``splits`` exist and agree with the heads on the classes."""
+    datasets = list(split_datasets(cfg, splits))
+    for split, dataset in datasets:
+        missing = [p for p in expected_paths(dataset) if not osp.exists(p)]
+        if missing:
+            kind = str(dataset.get('type', 'dataset')).split('.')[-1]
+            hint = cfg.get('dataset_hint') or DATASET_HINTS.get(
+                kind, 'create it or point the config at it')
+            raise DatasetNotFoundError(
+                f'{kind} for {split} not found: looked for {", ".join(missing)}; {hint}, or '
+                'pass --data-root DIR')
+    check_classes(cfg, datasets)
+
+
+def head_classes(node: Any, path: str = '') -> Iterator[Tuple[str, int]]:
+    """``(key path, num_classes)`` of every head in a model config (the RPN's one class,
+    which means "object", aside)."""
+    items = node.items() if isinstance(node, dict) else (
+        enumerate(node) if isinstance(node, (list, tuple)) else ())
+    for key, value in items:
+        where = f'{path}[{key}]' if isinstance(key, int) else (f'{path}.{key}' if path else key)
+        if key == 'num_classes' and 'rpn_head' not in where:
+            yield where, int(value)
+        elif isinstance(value, (dict, list, tuple)) and key not in ('train_cfg', 'test_cfg'):
+            yield from head_classes(value, where)
+
+
+def declared_classes(cfg: Config, dataset: dict) -> Tuple[str, ...]:
+    """The classes a dataset config names, or its dataset type's defaults."""
+    classes = (dataset.get('metainfo') or {}).get('classes')
+    if classes:
+        return tuple(classes)
+    with DATASETS.switch_scope_and_registry(cfg.get('default_scope')) as registry:
+        dataset_type = registry.get(dataset['type'])
+    return tuple(getattr(dataset_type, 'METAINFO', {}).get('classes', ()))
+
+
+def check_classes(cfg: Config, datasets: Sequence[Tuple[str, dict]]) -> None:
+    """Every head's ``num_classes`` equals the number of classes every dataset declares."""
+    for split, dataset in datasets:
+        classes = declared_classes(cfg, dataset)
+        if not classes:
+            continue
+        for where, num_classes in head_classes(cfg.model):
+            if num_classes != len(classes):
+                names = ', '.join(classes[:6]) + (', ...' if len(classes) > 6 else '')
+                raise UserError(
+                    f'the {split} dataset declares {len(classes)} classes ({names}) but '
+                    f'model.{where} is {num_classes}: set it to {len(classes)}, or set the '
+                    "datasets' metainfo=dict(classes=(...)) to the data's classes")
+        check_label_values(dataset, len(classes))
+
+
+def check_label_values(dataset: dict, num_classes: int) -> None:
+    """A cheap look at a segmentation dataset's label maps: values beyond the classes."""
+    prefix = (dataset.get('data_prefix') or {}).get('seg_map_path')
+    if not prefix:
+        return
+    import cv2
+    folder = osp.join(dataset.get('data_root') or '', prefix)
+    files = sorted(glob.glob(osp.join(folder, '*' + dataset.get('seg_map_suffix', '.png'))))
+    reduced = dataset.get('reduce_zero_label', False)
+    top = num_classes if reduced else num_classes - 1  # the largest valid value
+    for path in files[::max(1, len(files) // LABEL_SAMPLE)][:LABEL_SAMPLE]:
+        label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        values = np.unique(label) if label is not None else np.array([], np.uint8)
+        bad = values[(values > top) & (values != 255)]
+        if bad.size:
+            raise DataError(
+                f'label map {path} holds class values up to {int(bad.max())} but the config '
+                f'declares {num_classes} classes (values 0..{top}'
+                f'{", 0 = other" if reduced else ""}, 255 = ignore): set metainfo classes and '
+                "the heads' num_classes to the data's classes")
+
+
+def check_checkpoint_parts(model: dict, checkpoint: str) -> None:
+    """A checkpoint has weights for every part of the model (backbone, neck, heads)."""
+    state_dict = unwrap_state_dict(load_checkpoint_file(checkpoint))
+    held = sorted({key.split('.')[0] for key in state_dict})
+    needed = [name for name, part in model.items()
+              if isinstance(part, dict) and 'type' in part and name not in NOT_MODULES]
+    missing = [name for name in needed if name not in held]
+    if missing:
+        raise CheckpointError(
+            f'checkpoint {checkpoint} holds weights for {", ".join(held)} but this '
+            f'{model.get("type", "model")} also needs {", ".join(missing)}: pass a checkpoint '
+            'trained with this config (or --allow-partial-checkpoint to test it anyway)')
+

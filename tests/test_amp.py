@@ -1,0 +1,244 @@
+"""Mixed precision on a CPU (convnext_dense/amp.py): the recipes' ``AmpOptimWrapper`` trains
+Mask R-CNN, Cascade Mask R-CNN and UperNet under bf16 and fp16 autocast through tools/train.py,
+fp16's loss scale survives a resume, mmcv's RoIAlign and NMS run in fp32 inside autocast, and
+the channels-first LayerNorms stay finite on large fp16 activations.
+
+The training runs call tools/train.py's ``main`` in this process (one import of mmdet and mmseg
+for all of them) on the real configs with ConvNeXt-atto, 64-pixel images and slim heads: this
+CPU may emulate bf16/fp16 (no AVX-512), tens of times slower than fp32.
+"""
+import os.path as osp
+import runpy
+import sys
+from typing import Dict, List
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import HOOKS, init_default_scope
+from timm.layers import LayerNorm2d
+
+import convnext_dense  # noqa: F401
+from convnext_dense import ConvNeXt
+from convnext_dense.amp import AmpOptimWrapper, cpu_amp_dtype
+from convnext_dense.demo.synthetic_data import CLASSES, write_ade20k_dataset, write_coco_dataset
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TRAIN_MAIN = runpy.run_path(osp.join(REPO, 'tools/train.py'))['main']
+WIDTH = 32  # FPN / head channels of the slimmed recipes
+RUNS: List[Dict] = []
+
+
+@HOOKS.register_module(force=True)
+class AmpProbeHook(Hook):
+    """Records the dtypes a backbone stage outputs, the losses and the wrapper's loss scale."""
+
+    def before_train(self, runner) -> None:
+        self.run = dict(dtypes=set(), losses=[], wrapper=runner.optim_wrapper,
+                        scale_at_start=runner.optim_wrapper.loss_scaler.get_scale())
+        runner.model.backbone.stages[1].register_forward_hook(
+            lambda module, args, out: self.run['dtypes'].add(out.dtype))
+        RUNS.append(self.run)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.run['losses'].append(float(outputs['loss']))
+
+    def after_train(self, runner) -> None:
+        self.run['scale'] = runner.optim_wrapper.loss_scaler.get_scale()
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory) -> Dict[str, str]:
+    coco, ade = tmp_path_factory.mktemp('coco'), tmp_path_factory.mktemp('ade')
+    write_coco_dataset(str(coco), num_train=4, num_val=0, image_size=64, seed=1)
+    write_ade20k_dataset(str(ade), num_train=4, num_val=0, image_size=64, seed=1)
+    return dict(mmdet=str(coco), mmseg=str(ade))
+
+
+def slim_detector(cfg: Config) -> None:
+    """Slim the heads and sampling: with emulated fp16 the recipe's 256-channel heads on 512
+    RoIs take minutes per iteration."""
+    model = cfg.model
+    model.neck.update(in_channels=[40, 80, 160, 320], out_channels=WIDTH)
+    model.rpn_head.update(in_channels=WIDTH, feat_channels=WIDTH)
+    roi = model.roi_head
+    for extractor in (roi.bbox_roi_extractor, roi.mask_roi_extractor):
+        extractor.out_channels = WIDTH
+    for head in roi.bbox_head if isinstance(roi.bbox_head, list) else [roi.bbox_head]:
+        head.update(in_channels=WIDTH, conv_out_channels=WIDTH, fc_out_channels=64)
+    roi.mask_head.update(in_channels=WIDTH, conv_out_channels=WIDTH)
+    model.train_cfg.rpn.sampler.num = 64
+    model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=50)
+    rcnn = model.train_cfg.rcnn
+    for stage in rcnn if isinstance(rcnn, list) else [rcnn]:
+        stage.sampler.num = 16
+    cfg.train_dataloader.dataset.update(metainfo=dict(classes=CLASSES), pipeline=[
+        dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_mask=True),
+        dict(type='RandomFlip', prob=0.5), dict(type='PackDetInputs')])
+    cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1, val_interval=100)
+
+
+def slim_segmentor(cfg: Config) -> None:
+    cfg.model.data_preprocessor.size = (64, 64)
+    cfg.model.decode_head.update(in_channels=[40, 80, 160, 320], channels=WIDTH)
+    cfg.model.auxiliary_head.update(in_channels=160, channels=16)
+    cfg.train_dataloader.dataset.pipeline = [
+        dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', reduce_zero_label=True),
+        dict(type='RandomFlip', prob=0.5), dict(type='PackSegInputs')]
+    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=100)
+    cfg.default_hooks.checkpoint.update(by_epoch=False, interval=2)
+
+
+def tiny_recipe(name: str, dtype: str, tmp_path, **optim_wrapper) -> str:
+    """The recipe ``configs/NAME`` with ConvNeXt-atto from scratch on 64-pixel synthetic
+    images, 2 iterations of batch 2, autocast to ``dtype``; written to a file for
+    tools/train.py."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', name))
+    cfg.model.backbone.update(arch='atto', init_cfg=None)
+    (slim_detector if cfg.default_scope == 'mmdet' else slim_segmentor)(cfg)
+    cfg.optim_wrapper.update(dtype=dtype, **optim_wrapper)
+    cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.default_hooks.logger.interval = 1
+    cfg.custom_hooks = [dict(type='AmpProbeHook')]
+    path = str(tmp_path / f'{osp.splitext(name)[0]}_{dtype}.py')
+    cfg.dump(path)
+    return path
+
+
+def train(config: str, data_root: str, work_dir, *extra: str) -> Dict:
+    argv = sys.argv
+    sys.argv = ['tools/train.py', config, '--data-root', data_root, '--work-dir', str(work_dir),
+                *extra]
+    try:
+        TRAIN_MAIN()
+    finally:
+        sys.argv = argv
+    return RUNS[-1]
+
+
+DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
+RECIPES = {'mask_rcnn_convnext_t_fpn_3x_coco.py': 'mmdet',
+           'cascade_mask_rcnn_convnext_t_fpn_3x_coco.py': 'mmdet',
+           'upernet_convnext_t_ade20k.py': 'mmseg'}
+
+
+@pytest.mark.parametrize('dtype', sorted(DTYPES))
+@pytest.mark.parametrize('name', sorted(RECIPES))
+def test_recipe_trains_in_half_precision(name, dtype, data, tmp_path):
+    if (name, dtype) == ('mask_rcnn_convnext_t_fpn_3x_coco.py', 'float16'):
+        pytest.skip('trained by test_fp16_resume_restores_the_loss_scale')
+    run = train(tiny_recipe(name, dtype, tmp_path), data[RECIPES[name]], tmp_path / 'work')
+    assert type(run['wrapper']) is AmpOptimWrapper and run['wrapper'].cast_dtype == DTYPES[dtype]
+    assert run['dtypes'] == {DTYPES[dtype]}, 'the backbone did not run in half precision'
+    assert len(run['losses']) == 2 and all(map(torch.isfinite, torch.tensor(run['losses'])))
+    # the recipes' layer-wise lr decay reaches the optimizer through the AMP wrapper
+    scales = {group['lr_scale'] for group in run['wrapper'].optimizer.param_groups}
+    assert len(scales) > 3 and max(scales) == 1.0
+    assert run['wrapper'].loss_scaler.is_enabled() == (dtype == 'float16')
+
+
+def test_fp16_resume_restores_the_loss_scale(data, tmp_path):
+    """Interrupted after epoch 1's checkpoint, the run resumes with the loss scale it had
+    reached (the scale doubles after every finite step here), not with a fresh scaler's."""
+    name = 'mask_rcnn_convnext_t_fpn_3x_coco.py'
+    config = tiny_recipe(name, 'float16', tmp_path,
+                         loss_scale=dict(init_scale=256., growth_interval=1))
+    first = train(config, data['mmdet'], tmp_path / 'work')
+    assert first['dtypes'] == {torch.float16}
+    assert all(map(torch.isfinite, torch.tensor(first['losses'])))
+    assert first['scale_at_start'] == 256. and first['scale'] != 256.
+    saved = torch.load(tmp_path / 'work' / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    assert saved['optimizer']['loss_scaler']['scale'] == first['scale']
+
+    resumed = train(config, data['mmdet'], tmp_path / 'work', '--resume',
+                    '--cfg-options', 'train_cfg.max_epochs=2')
+    assert resumed['scale_at_start'] == first['scale']
+    assert len(resumed['losses']) == 2  # epoch 2 only
+
+
+def test_recipe_wrapper_is_ours_in_every_scope_and_follows_the_cpu():
+    """``type='AmpOptimWrapper'`` as the recipes write it, with their layer-decay constructor;
+    ``dtype=None`` gives bf16 where the CPU has native bf16, fp32 elsewhere."""
+    model = nn.Module()
+    model.backbone = ConvNeXt(arch='atto')
+    for scope in ('mmdet', 'mmseg'):
+        init_default_scope(scope)
+        wrapper = build_optim_wrapper(model, dict(
+            type='AmpOptimWrapper', optimizer=dict(type='AdamW', lr=1e-4),
+            constructor='convnext_dense.LayerDecayOptimizerConstructor',
+            paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6)))
+        assert type(wrapper) is AmpOptimWrapper and not wrapper.loss_scaler.is_enabled()
+        assert wrapper.cast_dtype == cpu_amp_dtype()
+        assert len({g['lr_scale'] for g in wrapper.optimizer.param_groups}) == 6
+    x = torch.randn(1, 3, 64, 64)
+    with wrapper.optim_context(model):
+        out = model.backbone(x)[0]
+    assert out.dtype == cpu_amp_dtype()
+    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert cpu_amp_dtype() == (torch.bfloat16 if native else torch.float32)
+
+
+# -------------------------------------------------------------------- ops kept in fp32
+
+def rois_on(height: int, width: int, count: int = 20) -> torch.Tensor:
+    torch.manual_seed(0)
+    xy = torch.rand(count, 2) * torch.tensor([width * 0.6, height * 0.6])
+    wh = 8 + torch.rand(count, 2) * torch.tensor([width * 0.3, height * 0.3])
+    return torch.cat([torch.randint(0, 2, (count, 1)).float(), xy, xy + wh], 1)
+
+
+@pytest.mark.parametrize('dtype', sorted(DTYPES))
+def test_mmcv_roi_align_runs_in_fp32_on_contiguous_memory(dtype):
+    from mmcv.ops import RoIAlign
+    layer = RoIAlign((7, 7), spatial_scale=0.25, sampling_ratio=0, aligned=True)
+    feats = torch.randn(2, 16, 24, 32).to(DTYPES[dtype])
+    rois = rois_on(96, 128)
+    expected = layer(feats.float(), rois)
+    # channels-last half-precision maps, as a conv may return them under autocast
+    feats_cl = feats.contiguous(memory_format=torch.channels_last).requires_grad_()
+    with torch.autocast('cpu', dtype=DTYPES[dtype]):
+        out = layer(feats_cl, rois)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, expected)
+    out.sum().backward()
+    assert feats_cl.grad.dtype == DTYPES[dtype] and torch.isfinite(feats_cl.grad.float()).all()
+    # mmcv#2203 outside autocast too: a channels-last fp32 input is read as NCHW
+    torch.testing.assert_close(layer(feats.float().contiguous(
+        memory_format=torch.channels_last), rois), expected)
+
+
+@pytest.mark.parametrize('dtype', sorted(DTYPES))
+def test_mmcv_nms_runs_in_fp32(dtype):
+    from mmcv.ops import nms
+    boxes = (rois_on(600, 800, 200)[:, 1:] * 1.5).to(DTYPES[dtype])
+    scores = torch.rand(200).to(DTYPES[dtype])
+    _, expected = nms(boxes.float(), scores.float(), 0.5)
+    with torch.autocast('cpu', dtype=DTYPES[dtype]):
+        _, keep = nms(boxes, scores, 0.5)  # mmcv's CPU kernel reads fp32 memory only
+    assert torch.equal(keep, expected)
+
+
+# ---------------------------------------------------------------- LayerNorms in fp16
+
+def test_channels_first_layernorms_stay_finite_on_large_fp16_activations():
+    """Activations of ~1e3: a hand-written fp16 variance (x.pow(2).mean()) overflows at 65504;
+    timm's LayerNorm2d (the backbone's downsample and output norms) and the blocks'
+    nn.LayerNorm go through F.layer_norm, which accumulates in fp32."""
+    torch.manual_seed(0)
+    x = (torch.randn(2, 40, 16, 16) * 1e3).half()
+    assert not torch.isfinite(x.pow(2).mean(1)).all()  # the overflow this guards against
+    norm = LayerNorm2d(40, eps=1e-6)
+    with torch.autocast('cpu', dtype=torch.float16):
+        out = norm(x)
+    assert out.dtype == torch.float16 and torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), norm(x.float()), atol=2e-2, rtol=1e-2)
+
+    backbone = ConvNeXt(arch='atto').eval()
+    image = torch.randn(1, 3, 64, 64) * 300  # stem outputs of ~1e3
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.float16):
+        outs = backbone(image)
+    assert all(o.dtype == torch.float16 and torch.isfinite(o).all() for o in outs)
