@@ -12,7 +12,7 @@ from typing import Callable, ContextManager, Iterator, Optional, Union
 import torch
 import torch.nn as nn
 from mmcv.ops.nms import NMSop, SoftNMSop
-from mmcv.ops.roi_align import RoIAlignFunction
+from mmcv.ops.roi_align import RoIAlign
 from mmengine import registry as mmengine
 from mmengine.device import get_device
 from mmengine.logging import print_log
@@ -86,16 +86,22 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
 mmengine.OPTIM_WRAPPERS.register_module('AmpOptimWrapper', force=True, module=AmpOptimWrapper)
 
 
-def _contiguous_inputs(forward: Callable) -> Callable:
+def _fp32_inside_cpu_autocast(forward: Callable) -> Callable:
+    """``forward(self, input, rois)`` in fp32 on contiguous memory inside CPU autocast, with
+    the output in input's dtype: what torchvision's autocast kernel does for its roi_align."""
     @functools.wraps(forward)
-    def contiguous_forward(ctx, *args):
-        return forward(ctx, *(a.contiguous() if torch.is_tensor(a) else a for a in args))
-    return contiguous_forward
+    def fp32_forward(self, input: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        if input.is_cpu and torch.is_autocast_enabled('cpu'):
+            with torch.autocast('cpu', enabled=False):
+                return forward(self, input.float().contiguous(), rois.float()).to(input.dtype)
+        return forward(self, input.contiguous(), rois)
+    return fp32_forward
 
 
-# mmcv's CPU RoIAlign has fp32/fp64/fp16 kernels only and its NMS reads fp32, both straight from
-# NCHW memory (mmcv#2203: a channels-last or strided input is misread): inside CPU autocast
-# they get contiguous fp32 inputs, through torch.amp's own decorator for custom functions.
-for _function in (RoIAlignFunction, NMSop, SoftNMSop):
+# mmcv's CPU RoIAlign has fp32/fp64/fp16 kernels only and reads raw NCHW memory (mmcv#2203: a
+# channels-last or strided input is misread); its NMS reads fp32 memory. NMS returns indices,
+# so torch.amp's decorator for custom functions suffices there.
+RoIAlign.forward = _fp32_inside_cpu_autocast(RoIAlign.forward)
+for _function in (NMSop, SoftNMSop):
     _function.forward = staticmethod(torch.amp.custom_fwd(
-        _contiguous_inputs(_function.forward), device_type='cpu', cast_inputs=torch.float32))
+        _function.forward, device_type='cpu', cast_inputs=torch.float32))

@@ -44,6 +44,12 @@ def check_config(cfg: Config, splits: Sequence[str]) -> None:
                 f'{kind} for {split} not found: looked for {", ".join(missing)}; {hint}, or '
                 'pass --data-root DIR')
     check_classes(cfg, datasets)
+    init_cfg = cfg.model.get('backbone', {}).get('init_cfg') or {}
+    path = init_cfg.get('checkpoint', '') if isinstance(init_cfg, dict) else ''
+    if path and '://' not in path and not osp.isfile(osp.expanduser(path)):
+        hint = cfg.get('checkpoint_hint') or 'put the file there'
+        raise CheckpointError(f'pretrained backbone checkpoint {path} does not exist; {hint}, '
+                              'or set model.backbone.init_cfg=None to train from scratch')
 
 
 def head_classes(node: Any, path: str = '') -> Iterator[Tuple[str, int]]:

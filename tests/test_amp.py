@@ -34,12 +34,13 @@ RUNS: List[Dict] = []
 
 @HOOKS.register_module(force=True)
 class AmpProbeHook(Hook):
-    """Records the dtypes a backbone stage outputs, the losses and the wrapper's loss scale."""
+    """Records the dtypes of a backbone activation (a block's first pointwise conv), the
+    losses and the wrapper's loss scale."""
 
     def before_train(self, runner) -> None:
         self.run = dict(dtypes=set(), losses=[], wrapper=runner.optim_wrapper,
                         scale_at_start=runner.optim_wrapper.loss_scaler.get_scale())
-        runner.model.backbone.stages[1].register_forward_hook(
+        runner.model.backbone.stages[1][0].pwconv1.register_forward_hook(
             lambda module, args, out: self.run['dtypes'].add(out.dtype))
         RUNS.append(self.run)
 
@@ -68,8 +69,9 @@ def slim_detector(cfg: Config) -> None:
     for extractor in (roi.bbox_roi_extractor, roi.mask_roi_extractor):
         extractor.out_channels = WIDTH
     for head in roi.bbox_head if isinstance(roi.bbox_head, list) else [roi.bbox_head]:
-        head.update(in_channels=WIDTH, conv_out_channels=WIDTH, fc_out_channels=64)
-    roi.mask_head.update(in_channels=WIDTH, conv_out_channels=WIDTH)
+        head.update(in_channels=WIDTH, conv_out_channels=WIDTH, fc_out_channels=64,
+                    num_classes=len(CLASSES))
+    roi.mask_head.update(in_channels=WIDTH, conv_out_channels=WIDTH, num_classes=len(CLASSES))
     model.train_cfg.rpn.sampler.num = 64
     model.train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=50)
     rcnn = model.train_cfg.rcnn
@@ -168,7 +170,7 @@ def test_recipe_wrapper_is_ours_in_every_scope_and_follows_the_cpu():
     for scope in ('mmdet', 'mmseg'):
         init_default_scope(scope)
         wrapper = build_optim_wrapper(model, dict(
-            type='AmpOptimWrapper', optimizer=dict(type='AdamW', lr=1e-4),
+            type='AmpOptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
             constructor='convnext_dense.LayerDecayOptimizerConstructor',
             paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6)))
         assert type(wrapper) is AmpOptimWrapper and not wrapper.loss_scaler.is_enabled()
@@ -202,8 +204,8 @@ def test_mmcv_roi_align_runs_in_fp32_on_contiguous_memory(dtype):
     feats_cl = feats.contiguous(memory_format=torch.channels_last).requires_grad_()
     with torch.autocast('cpu', dtype=DTYPES[dtype]):
         out = layer(feats_cl, rois)
-    assert out.dtype == torch.float32
-    torch.testing.assert_close(out, expected)
+    # computed in fp32 and returned in the input's dtype, as torchvision's roi_align does
+    assert torch.equal(out, expected.to(DTYPES[dtype]))
     out.sum().backward()
     assert feats_cl.grad.dtype == DTYPES[dtype] and torch.isfinite(feats_cl.grad.float()).all()
     # mmcv#2203 outside autocast too: a channels-last fp32 input is read as NCHW
@@ -237,8 +239,12 @@ def test_channels_first_layernorms_stay_finite_on_large_fp16_activations():
     assert out.dtype == torch.float16 and torch.isfinite(out).all()
     torch.testing.assert_close(out.float(), norm(x.float()), atol=2e-2, rtol=1e-2)
 
-    backbone = ConvNeXt(arch='atto').eval()
-    image = torch.randn(1, 3, 64, 64) * 300  # stem outputs of ~1e3
+    # in the backbone: the stem's norm gets the fp16 conv output (the residual stream after
+    # it is fp32: layer scale's fp32 gamma promotes it, as in timm)
+    backbone, seen = ConvNeXt(arch='atto').eval(), {}
+    backbone.downsample_layers[0][1].register_forward_hook(
+        lambda module, args, out: seen.update(x=args[0], out=out))
     with torch.no_grad(), torch.autocast('cpu', dtype=torch.float16):
-        outs = backbone(image)
-    assert all(o.dtype == torch.float16 and torch.isfinite(o).all() for o in outs)
+        outs = backbone(torch.randn(1, 3, 64, 64) * 3000)
+    assert seen['x'].dtype == torch.float16 and seen['x'].abs().max() > 1e3
+    assert torch.isfinite(seen['out']).all() and all(torch.isfinite(o).all() for o in outs)

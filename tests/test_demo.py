@@ -132,18 +132,20 @@ def test_demo_configs_define_no_settings_that_cfg_options_cannot_reach(config):
     assert names <= REAL_KEYS, names - REAL_KEYS
 
 
-@pytest.mark.parametrize('config,key,value', [
-    (PRETRAIN, 'max_iters', 3000), (SEG_DEMO, 'max_iters', 3000), (DET_DEMO, 'max_epochs', 5)])
-def test_cfg_options_change_the_schedule(config, key, value):
-    """Overriding train_cfg's length is all it takes: the schedulers after the warm-up set no
-    end, so MMEngine ends them with the training."""
+@pytest.mark.parametrize('config,key,length,decay_ends', [
+    (PRETRAIN, 'max_iters', 3000, []), (SEG_DEMO, 'max_iters', 3000, [3000]),
+    (DET_DEMO, 'max_epochs', 5, [5 * 250])])  # 1000 images / batch 4 per epoch
+def test_cfg_options_change_the_schedule(config, key, length, decay_ends):
+    """The real keys the config headers name: train_cfg's length and the end of the lr decay
+    after the warm-up, in iterations, which ends with the training."""
     cfg = Config.fromfile(osp.join(REPO, config))
-    assert cfg.train_cfg[key] == value
-    cfg.merge_from_dict({f'train_cfg.{key}': 2})
+    warm_up, *decay = cfg.param_scheduler
+    assert cfg.train_cfg[key] == length and warm_up.end == 50
+    assert [scheduler.end for scheduler in decay] == decay_ends
+    cfg.merge_from_dict({f'train_cfg.{key}': 2, **{f'param_scheduler.{i + 1}.end': 8
+                                                   for i in range(len(decay))}})
     assert cfg.train_cfg[key] == 2
-    warm_up, *rest = cfg.param_scheduler
-    assert warm_up.type == 'LinearLR' and warm_up.end == 50
-    assert all('end' not in scheduler and 'T_max' not in scheduler for scheduler in rest)
+    assert [scheduler.end for scheduler in cfg.param_scheduler[1:]] == [8] * len(decay)
 
 
 @pytest.mark.parametrize('config,demo_name', [(DET_DEMO, 'detection'),

@@ -99,25 +99,3 @@ def test_demos_fine_tune_from_the_pretraining_checkpoint(pretrained_checkpoint, 
     stage_keys = [k for k in own if k.startswith(('stages.', 'downsample_layers.'))]
     assert stage_keys and all(torch.equal(own[k], saved['backbone.' + k]) for k in stage_keys)
 
-
-
-def test_demo_configs_and_script_name_the_checkpoint_the_pretraining_writes():
-    """The pretraining's schedule names its checkpoint (``iter_<max_iters>.pth``); the two
-    demo configs and tools/demo_pretrain.sh must all name that file."""
-    from mmengine.config import Config
-    script = open(osp.join(REPO, 'tools/demo_pretrain.sh')).read()
-    assert re.findall(r'work_dirs/demo_pretrain/iter_\d+\.pth|\$WORK/iter_\d+\.pth', script)
-    for path in re.findall(r'iter_\d+\.pth', script):
-        assert path == osp.basename(PRETRAINED_CHECKPOINT)
-    for config in (DET_DEMO, SEG_DEMO):
-        assert Config.fromfile(config).pretrained == PRETRAINED_CHECKPOINT
-
-
-def test_demo_configs_say_how_to_make_their_checkpoint():
-    """Run on its own, a demo config fails on the missing checkpoint with the loader's
-    one-line error; the line that names the file says which config makes it."""
-    for config in (DET_DEMO, SEG_DEMO):
-        lines = open(config).read().splitlines()
-        at = next(i for i, line in enumerate(lines) if line.startswith('pretrained = '))
-        assert 'configs/demo/convnext_atto_shapes_pretrain.py' in lines[at - 1]
-        assert 'tools/demo_pretrain.sh' in lines[at - 1]

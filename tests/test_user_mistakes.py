@@ -178,3 +178,11 @@ def test_ctrl_c_stops_training_with_one_line_saying_how_to_resume(ade, tmp_path)
     errors = [line for line in rest.splitlines() if line.startswith('error: ')]
     assert errors == [errors[0]] and 'interrupted (Ctrl-C)' in errors[0]
     assert '--resume' in errors[0]
+
+
+def test_missing_pretrained_checkpoint_names_the_command_that_makes_it(coco, tmp_path):
+    result = run_tool('tools/train.py', DET_DEMO, '--data-root', coco, '--work-dir', tmp_path,
+                      '--cfg-options', 'model.backbone.init_cfg.checkpoint=/nowhere/iter_9.pth',
+                      timeout=300)
+    one_line_error(result, r'pretrained backbone checkpoint /nowhere/iter_9.pth does not exist; '
+                           r'python tools/demo.py makes it')

@@ -14,10 +14,9 @@ import shutil
 import subprocess
 import sys
 import time
-from argparse import Namespace
 from typing import List
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_CONFIG = 'configs/demo/convnext_atto_shapes_pretrain.py'
@@ -51,9 +50,7 @@ def pretrained_checkpoint(work_root: str, options: List[str]) -> str:
     """The pretraining's final checkpoint: its config's work_dir, moved under ``work_root``,
     and MMEngine's name for the checkpoint of the last iteration."""
     cfg = Config.fromfile(osp.join(REPO, PRETRAIN_CONFIG), import_custom_modules=False)
-    parsed = Namespace()
-    DictAction([], 'options')(None, parsed, options)  # as tools/train.py reads them
-    cfg.merge_from_dict(parsed.options)
+    cfg.merge_from_dict(dict(option.split('=', 1) for option in options))
     return osp.join(work_root, osp.basename(cfg.work_dir), f'iter_{cfg.train_cfg.max_iters}.pth')
 
 
@@ -75,7 +72,7 @@ def cfg_options(options: List[str]) -> List[str]:
     return ['--cfg-options', *options] if options else []
 
 
-def run_demo(name: str, pretrained: str, args: Namespace) -> None:
+def run_demo(name: str, pretrained: str, args: argparse.Namespace) -> None:
     config, data_dir, kind, size, train_images, last_written, test_args = DEMOS[name]
     work, data = osp.join(args.work_root, f'demo_{name}'), osp.join(args.data_root, data_dir)
     # (re)written when missing or made by an older demo with another number of scenes; into

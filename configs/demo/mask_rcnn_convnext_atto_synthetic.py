@@ -4,14 +4,16 @@
 # tested at 192; ConvNeXt-atto fine-tuned from the demo's shape pretraining
 # (configs/demo/convnext_atto_shapes_pretrain.py) with no drop path; 64-channel heads and
 # fewer sampled anchors, RoIs and proposals; batch 4, AdamW lr 2e-3, 50-iteration warm-up
-# then cosine over 5 epochs. The lr schedule follows train_cfg.max_epochs. Measurements and
-# the variants tried: benchmarks/from_scratch_learning.md.
+# then cosine over 5 epochs of 250 iterations (another length: override train_cfg.max_epochs
+# and the cosine's end, param_scheduler.1.end, in iterations). Measurements and the variants
+# tried: benchmarks/from_scratch_learning.md.
 _base_ = '../mask_rcnn_convnext_t_fpn_3x_coco.py'
 
 data_root = 'data/synthetic_coco_demo/'
 # named, or CocoDataset would keep COCO's 80 names and find none of these categories
 metainfo = dict(classes=('circle', 'triangle', 'square', 'star', 'cross'))
 dataset_hint = 'python tools/demo.py detection writes it'
+checkpoint_hint = 'python tools/demo.py makes it (its first step, the shape pretraining)'
 
 model = dict(
     backbone=dict(
@@ -78,11 +80,11 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
-# 5 epochs of 250 iterations; the schedulers end with the training (MMEngine's default end)
 train_cfg = dict(max_epochs=5, val_interval=5)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, eta_min=1e-5),
+    # to the end of the 5 epochs of 1000 images / batch 4; T_max is end - begin
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=1250, eta_min=1e-5),
 ]
 optim_wrapper = dict(
     paramwise_cfg=dict(decay_rate=0.95),

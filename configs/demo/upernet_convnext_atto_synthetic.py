@@ -5,9 +5,9 @@
 # crops, ratio 0.75-1.5, no photometric distortion (colour carries no class); ConvNeXt-atto
 # fine-tuned from the demo's shape pretraining (configs/demo/convnext_atto_shapes_pretrain.py)
 # with no drop path; 64/32-channel decode/auxiliary heads (512/256); batch 4, lr 2e-3,
-# 50-iteration warm-up then poly decay over 3000 iterations (the schedule follows
-# train_cfg.max_iters); sliding test on 128x128 windows, stride 85 (the recipe's 512/341).
-# Measurements: benchmarks/from_scratch_learning.md.
+# 50-iteration warm-up then poly decay over 3000 iterations (another length: override
+# train_cfg.max_iters and param_scheduler.1.end together); sliding test on 128x128 windows,
+# stride 85 (the recipe's 512/341). Measurements: benchmarks/from_scratch_learning.md.
 _base_ = ['../upernet_convnext_t_ade20k.py']
 
 data_root = 'data/synthetic_ade_demo'
@@ -16,6 +16,7 @@ metainfo = dict(
     palette=[[120, 120, 120], [230, 25, 75], [60, 180, 75], [0, 130, 200], [255, 225, 25],
              [145, 30, 180]])
 dataset_hint = 'python tools/demo.py segmentation writes it'
+checkpoint_hint = 'python tools/demo.py makes it (its first step, the shape pretraining)'
 
 model = dict(
     data_preprocessor=dict(size=(128, 128)),
@@ -69,11 +70,11 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # the recipe's stage-wise decay 0.9; the higher base lr suits the small heads trained from
-# nothing in 3000 steps. The poly decay ends with the training (MMEngine's default end).
+# nothing in 3000 steps
 optim_wrapper = dict(optimizer=dict(lr=2e-3, fused=True))  # fused: AdamW's CPU kernel
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=50),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=50),
+    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=50, end=3000),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=3000, val_interval=3000)
 default_hooks = dict(

@@ -13,6 +13,7 @@ import os.path as osp
 from typing import List, Optional
 
 from mmcv.transforms import LoadImageFromFile
+from mmengine.fileio import get_local_path
 from mmdet.datasets import CocoDataset as MMDetCocoDataset
 
 from ..errors import DataError
@@ -78,9 +79,14 @@ class CocoDataset(MMDetCocoDataset):
         return data_list
 
     def check_classes(self) -> None:
-        """The classes the config declares are categories of the annotation file."""
-        categories = [c['name'] for c in self.coco.dataset.get('categories', [])]
+        """The classes the config declares are categories of the annotation file (mmdet
+        keeps only the category ids that matched a class name)."""
         classes = list(self.metainfo['classes'])
+        if len(getattr(self, 'cat_ids', ())) == len(classes):
+            return
+        with get_local_path(self.ann_file, backend_args=self.backend_args) as path:
+            with open(path) as f:
+                categories = [c['name'] for c in json.load(f).get('categories', [])]
         unknown = [c for c in classes if c not in categories]
         if not unknown:
             return

@@ -12,7 +12,6 @@ import argparse
 import datetime
 import os
 import platform
-import resource
 import subprocess
 import sys
 from typing import Callable, Dict, List, Sequence, Tuple
@@ -91,12 +90,17 @@ def training_step(args, with_cp: bool) -> Callable[[], None]:
 
 
 def step_peak_mib(args, with_cp: bool) -> float:
-    """Memory one training step adds at its peak, measured in a fresh process: a process's
-    peak resident set never goes down, so each case needs its own."""
+    """Memory one training step adds at its peak, in a fresh process: on CPU the peak of the
+    resident set, which freed memory that the allocator keeps would hide in a used one."""
     command = [sys.executable, __file__, '--peak-of-step', str(int(with_cp)), '--arch',
                args.arch, '--batch', str(args.batch), '--device', args.device,
                '--size', *map(str, args.size)]
     return float(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def status_kib(field: str) -> int:
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ':'))
 
 
 def peak_of_step(args, with_cp: bool) -> float:
@@ -105,9 +109,11 @@ def peak_of_step(args, with_cp: bool) -> float:
         before = torch.cuda.memory_allocated()
         step()
         return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    with open('/proc/self/clear_refs', 'w') as f:  # peak RSS := RSS: imports do not count
+        f.write('5')
+    before = status_kib('VmRSS')
     step()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    return (status_kib('VmHWM') - before) / 1024
 
 
 def table(title: str, cases: List[Case], args, extra_name: str = '',
