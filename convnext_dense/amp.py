@@ -1,5 +1,5 @@
 """Mixed precision without a GPU: MMEngine's ``AmpOptimWrapper`` under ``torch.autocast('cpu')``,
-and fp32 for the mmcv ops that have no half-precision CPU kernels.
+with the parts of mmcv and mmdet that need fp32 kept in fp32.
 
 The recipes' ``type='AmpOptimWrapper'`` reaches this subclass through a ``force=True`` entry in
 MMEngine's root registry: mmdet's and mmseg's scopes fall back to the root, never to a sibling
@@ -7,12 +7,12 @@ scope such as ours; on a GPU the subclass is MMEngine's class unchanged.
 """
 import functools
 from contextlib import contextmanager
-from typing import Callable, ContextManager, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, Optional, Union
 
 import torch
 import torch.nn as nn
+from mmcv.ops import RoIAlign
 from mmcv.ops.nms import NMSop, SoftNMSop
-from mmcv.ops.roi_align import RoIAlign
 from mmengine import registry as mmengine
 from mmengine.device import get_device
 from mmengine.logging import print_log
@@ -22,54 +22,91 @@ from mmengine.optim import OptimWrapper
 from .registry import OPTIM_WRAPPERS
 
 
+def _fp32(value: Any) -> Any:
+    if torch.is_tensor(value) and value.is_floating_point():
+        return value.float().contiguous()
+    return type(value)(map(_fp32, value)) if isinstance(value, (list, tuple)) else value
+
+
+def fp32_inside_cpu_autocast(function: Callable) -> Callable:
+    """``function(first, *args)`` with autocast off and floating tensors (also in lists) as
+    contiguous fp32 when called inside CPU autocast: torch.amp.custom_fwd's ``cast_inputs``,
+    which would also turn mmdet's ConfigDicts into dicts."""
+    @functools.wraps(function)
+    def fp32_function(first: Any, *args, **kwargs) -> Any:
+        if not torch.is_autocast_enabled('cpu'):
+            return function(first, *args, **kwargs)
+        with torch.autocast('cpu', enabled=False):
+            return function(first, *_fp32(args), **{k: _fp32(v) for k, v in kwargs.items()})
+    return fp32_function
+
+
+# mmcv's CPU RoIAlign has fp32/fp64/fp16 kernels only and reads raw NCHW memory (mmcv#2203:
+# channels-last input is misread); its NMS reads fp32 memory
+RoIAlign.forward = fp32_inside_cpu_autocast(RoIAlign.forward)
+for _op in (NMSop, SoftNMSop):
+    _op.forward = staticmethod(fp32_inside_cpu_autocast(_op.forward))
+
+
 @functools.lru_cache(maxsize=None)
-def cpu_amp_dtype() -> torch.dtype:
-    """bf16 where oneDNN has bf16 kernels for this CPU (AVX-512, AMX), else fp32, i.e. no
-    autocast: elsewhere bf16 and fp16 are emulated, tens of times slower than fp32. Logged once."""
+def _fp32_box_postprocessing() -> None:
+    """mmdet 3 makes anchors in the dtype of its heads' outputs and decodes boxes in it (bf16:
+    8-pixel steps at 1216 px; batched NMS's class offsets swallow the boxes) and rounds RoIs to
+    the features' dtype: under CPU autocast these run in fp32, as mmdet 2's force_fp32 did."""
+    try:
+        from mmdet.models import BaseDenseHead, BBoxHead, SingleRoIExtractor
+    except ImportError:
+        return
+    for cls, name in ((BaseDenseHead, 'predict_by_feat'), (BBoxHead, 'predict_by_feat'),
+                      (SingleRoIExtractor, 'forward')):
+        setattr(cls, name, fp32_inside_cpu_autocast(getattr(cls, name)))
+
+
+@functools.lru_cache(maxsize=None)
+def _native_dtype() -> torch.dtype:
     native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     print_log('mixed precision on this CPU: bfloat16' if native else 'mixed precision: this CPU '
               'has no native bf16 kernels (oneDNN), so it runs in float32', logger='current')
     return torch.bfloat16 if native else torch.float32
 
 
-def inference_autocast(device: str = 'cpu', enabled: bool = True) -> ContextManager:
-    """``--amp`` of tools/infer.py: fp16 on a GPU, :func:`cpu_amp_dtype` on a CPU."""
-    device_type = torch.device(device).type
-    if device_type != 'cpu' or not enabled:
-        return torch.autocast(device_type, enabled=enabled)
-    return torch.autocast('cpu', dtype=cpu_amp_dtype(), enabled=cpu_amp_dtype() != torch.float32)
+def cpu_autocast_dtype(dtype: Optional[Union[str, torch.dtype]] = None) -> torch.dtype:
+    """``dtype``, or bf16 where oneDNN has bf16 kernels for this CPU (AVX-512, AMX) and else
+    fp32 (no autocast: bf16 and fp16 are emulated there, tens of times slower); logged once.
+    Also keeps mmdet's box post-processing in fp32 from then on."""
+    _fp32_box_postprocessing()
+    return getattr(torch, dtype) if isinstance(dtype, str) else dtype or _native_dtype()
+
+
+def inference_autocast(device: str = 'cpu', enabled: bool = True) -> torch.autocast:
+    """``--amp`` of tools/infer.py: fp16 on a GPU, :func:`cpu_autocast_dtype` on a CPU."""
+    if torch.device(device).type != 'cpu' or not enabled:
+        return torch.autocast(torch.device(device).type, enabled=enabled)
+    dtype = cpu_autocast_dtype()
+    return torch.autocast('cpu', dtype=dtype, enabled=dtype != torch.float32)
 
 
 @OPTIM_WRAPPERS.register_module()
 class AmpOptimWrapper(MMEngineAmpOptimWrapper):
-    """MMEngine's ``AmpOptimWrapper``, which on a machine without an accelerator autocasts on
-    the CPU: ``dtype=None`` gives :func:`cpu_amp_dtype`; ``'float16'`` adds a CPU GradScaler
-    configured by ``loss_scale`` as MMEngine's is (its state goes into checkpoints)."""
+    """MMEngine's ``AmpOptimWrapper``; without an accelerator it autocasts on the CPU to
+    :func:`cpu_autocast_dtype` of ``dtype``, with a CPU GradScaler for fp16 configured by
+    ``loss_scale`` as MMEngine's is (saved in checkpoints, restored on resume)."""
 
     def __init__(self, loss_scale: Union[str, float, dict] = 'dynamic',
-                 dtype: Optional[Union[str, torch.dtype]] = None, use_fsdp: bool = False,
-                 **kwargs):
+                 dtype: Optional[Union[str, torch.dtype]] = None, **kwargs):
         self.on_cpu = get_device() == 'cpu'
         if not self.on_cpu:
-            super().__init__(loss_scale=loss_scale, dtype=dtype, use_fsdp=use_fsdp, **kwargs)
+            super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)
             return
         OptimWrapper.__init__(self, **kwargs)  # MMEngine's asserts an accelerator
-        if isinstance(dtype, str):
-            assert dtype in self.valid_dtypes, f'dtype must be one of {self.valid_dtypes}'
-            dtype = getattr(torch, dtype)
-        self.cast_dtype = dtype or cpu_amp_dtype()
-        if not isinstance(loss_scale, (float, dict)) and loss_scale != 'dynamic':
-            raise TypeError(f"loss_scale must be a float, a dict or 'dynamic', got {loss_scale}")
+        self.cast_dtype = cpu_autocast_dtype(dtype)
         self._scale_update_param = loss_scale if isinstance(loss_scale, float) else None
         scaler_args = loss_scale if isinstance(loss_scale, dict) else (
-            dict(init_scale=loss_scale) if isinstance(loss_scale, float) else {})
+            {} if loss_scale == 'dynamic' else dict(init_scale=loss_scale))
         # bf16 has fp32's exponent range: only fp16 gradients need scaling. MMEngine's
         # backward, step and state_dict use a disabled scaler as the identity.
         self.loss_scaler = torch.amp.GradScaler(
             'cpu', enabled=self.cast_dtype == torch.float16, **scaler_args)
-        if dtype is not None:
-            print_log(f'mixed precision on the CPU: {dtype} (optim_wrapper.dtype)',
-                      logger='current')
 
     @contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:
@@ -84,24 +121,3 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
 
 
 mmengine.OPTIM_WRAPPERS.register_module('AmpOptimWrapper', force=True, module=AmpOptimWrapper)
-
-
-def _fp32_inside_cpu_autocast(forward: Callable) -> Callable:
-    """``forward(self, input, rois)`` in fp32 on contiguous memory inside CPU autocast, with
-    the output in input's dtype: what torchvision's autocast kernel does for its roi_align."""
-    @functools.wraps(forward)
-    def fp32_forward(self, input: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
-        if input.is_cpu and torch.is_autocast_enabled('cpu'):
-            with torch.autocast('cpu', enabled=False):
-                return forward(self, input.float().contiguous(), rois.float()).to(input.dtype)
-        return forward(self, input.contiguous(), rois)
-    return fp32_forward
-
-
-# mmcv's CPU RoIAlign has fp32/fp64/fp16 kernels only and reads raw NCHW memory (mmcv#2203: a
-# channels-last or strided input is misread); its NMS reads fp32 memory. NMS returns indices,
-# so torch.amp's decorator for custom functions suffices there.
-RoIAlign.forward = _fp32_inside_cpu_autocast(RoIAlign.forward)
-for _function in (NMSop, SoftNMSop):
-    _function.forward = staticmethod(torch.amp.custom_fwd(
-        _function.forward, device_type='cpu', cast_inputs=torch.float32))

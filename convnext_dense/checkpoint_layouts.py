@@ -15,8 +15,7 @@ Layouts (see ``shared/reference/recipes.md``):
   ``pointwise_conv1/2``, the classifier's final norm at ``backbone.norm3``, head ``head.fc``.
 - ``detector``: an mmdet/mmseg model checkpoint (this project's or mmdet's own ConvNeXt
   configs): backbone under ``backbone.``, trained output norms ``norm0..3``.
-V2 GRN parameters (``grn.gamma/beta``; timm ``mlp.grn.weight/bias``) come out of every layout
-with shape ``(4C,)``.
+V2's GRN ``grn.gamma/beta`` (timm: ``mlp.grn.weight/bias``) come out of every layout as (4C,).
 """
 import math
 import os
@@ -58,8 +57,7 @@ def unwrap_state_dict(checkpoint: Mapping) -> StateDict:
 
 
 def detect_layout(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """One of ``official``, ``fcmae``, ``timm``, ``mmpretrain``, ``detector``; ValueError
-    otherwise."""
+    """``official``, ``fcmae``, ``timm``, ``mmpretrain`` or ``detector``; ValueError otherwise."""
     keys = [k[len('module.'):] if k.startswith('module.') else k for k in state_dict]
     if any(k.startswith('backbone.') for k in keys):
         backbone = [k for k in keys if k.startswith('backbone.')]
@@ -193,10 +191,10 @@ def summarize_keys(keys: Iterable[str]) -> str:
 
 
 def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = None) -> None:
-    """Load ``checkpoint`` (path or URL; FAIR, timm, mmpretrain or detector layout) into
+    """Load ``checkpoint`` (path or URL; FAIR, FCMAE, timm, mmpretrain or detector layout) into
     ``model`` non-strictly and log what was loaded, missing and unexpected.
 
-    A checkpoint of another arch is an error naming both archs, not a silent partial load.
+    A checkpoint of another arch or version (V1/V2) is an error naming both, not a partial load.
     """
     raw = load_checkpoint_file(checkpoint)
     try:
@@ -211,12 +209,11 @@ def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = N
 
     model_v2 = bool(getattr(model, 'use_grn', False))
     if any(k.startswith('stages.') for k in state_dict) and is_v2(state_dict) != model_v2:
-        held, model_is, fix = (
-            ('ConvNeXt V1 weights (no GRN)', 'ConvNeXt-V2', 'use_grn=False, layer_scale_init_value'
-             '=1e-6') if model_v2 else
-            ('ConvNeXt-V2 weights (GRN)', 'ConvNeXt V1', 'use_grn=True, layer_scale_init_value=0.'))
-        raise CheckpointError(f'{checkpoint} holds {held} but the model is {model_is}: set {fix} '
-                              'in the backbone config')
+        raise CheckpointError(f'{checkpoint} holds ' + (
+            'ConvNeXt V1 weights (no GRN) but the model is ConvNeXt-V2: set use_grn=False, '
+            'layer_scale_init_value=1e-6' if model_v2 else
+            'ConvNeXt-V2 weights (GRN) but the model is ConvNeXt V1: set use_grn=True, '
+            'layer_scale_init_value=0.') + ' in the backbone config')
     own = model.state_dict()
     mismatched = [k for k, v in state_dict.items() if k in own and own[k].shape != v.shape]
     if mismatched:

@@ -9,12 +9,12 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import DET_DEMO, NO_PRETRAINED, REPO, SEG_DEMO, one_line_error, run_tool
 from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from convnext_dense import ConvNeXt
+from helpers import DET_DEMO, NO_PRETRAINED, REPO, SEG_DEMO, one_line_error, run_tool
 
 
 def build_demo_model(config: str) -> torch.nn.Module:

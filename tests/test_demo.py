@@ -80,6 +80,18 @@ def test_dry_run_of_a_first_segmentation_demo(tmp_path):
     assert 'detection' not in out
 
 
+def test_dry_run_of_the_v2_demo_uses_grn_blocks_and_its_own_work_dirs(tmp_path):
+    steps, _ = dry_run(tmp_path, 'segmentation', '--v2')
+    work = tmp_path / 'work'
+    v2 = ['model.backbone.use_grn=True', 'model.backbone.layer_scale_init_value=0.']
+    assert steps[0][:3] == ['tools/train.py', PRETRAIN, '--work-dir']
+    assert steps[0][3] == f'{work}/demo_pretrain_v2' and v2[0] in steps[0] and v2[1] in steps[0]
+    train, test = steps[2], steps[3]
+    assert train[3] == f'{work}/demo_segmentation_v2'
+    assert f'model.backbone.init_cfg.checkpoint={work}/demo_pretrain_v2/iter_3000.pth' in train
+    assert all(option in train and option in test for option in v2)
+
+
 def test_dry_run_of_an_interrupted_detection_demo_with_overrides(tmp_path):
     """Pretraining cached, data present, training interrupted: resume it; overrides reach the
     trainings and the test."""
@@ -114,9 +126,9 @@ def test_the_pretraining_config_names_the_checkpoint_the_demo_configs_load():
             type='Pretrained', checkpoint=checkpoint)
 
 
-REAL_KEYS = {  # MMEngine's, OpenMMLab's conventional ones, and the tools' dataset_hint
+REAL_KEYS = {  # MMEngine's, OpenMMLab's conventional ones, and the tools' two hints
     '_base_', 'custom_imports', 'default_scope', 'work_dir', 'model', 'data_root', 'metainfo',
-    'dataset_hint', 'train_pipeline', 'test_pipeline', 'tta_pipeline', 'train_dataloader',
+    'dataset_hint', 'checkpoint_hint', 'train_pipeline', 'test_pipeline', 'tta_pipeline', 'train_dataloader',
     'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator', 'train_cfg',
     'val_cfg', 'param_scheduler', 'optim_wrapper', 'auto_scale_lr', 'default_hooks', 'env_cfg',
     'log_processor', 'randomness'}

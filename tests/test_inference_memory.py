@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, SEG_DEMO
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+
+from helpers import REPO, SEG_DEMO
 
 
 def resident_mib() -> float:

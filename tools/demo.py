@@ -4,7 +4,7 @@ Mask R-CNN and a UperNet on synthetic scenes; metrics, pictures and training cur
 WORK_ROOT/demo_{detection,segmentation}/. Run again after an interruption, it goes on.
 
     python tools/demo.py [detection|segmentation|all] [--work-root work_dirs] [--data-root data]
-        [--cfg-options K=V ...] [--pretrain-cfg-options K=V ...] [--dry-run]
+        [--v2] [--cfg-options K=V ...] [--pretrain-cfg-options K=V ...] [--dry-run]
 """
 import argparse
 import os
@@ -74,7 +74,8 @@ def cfg_options(options: List[str]) -> List[str]:
 
 def run_demo(name: str, pretrained: str, args: argparse.Namespace) -> None:
     config, data_dir, kind, size, train_images, last_written, test_args = DEMOS[name]
-    work, data = osp.join(args.work_root, f'demo_{name}'), osp.join(args.data_root, data_dir)
+    work = osp.join(args.work_root, f'demo_{name}{"_v2" if args.v2 else ""}')
+    data = osp.join(args.data_root, data_dir)
     # (re)written when missing or made by an older demo with another number of scenes; into
     # DATA.partial, renamed when complete, so that a folder present is a whole one
     if not (osp.exists(osp.join(data, last_written))
@@ -109,8 +110,15 @@ def main() -> None:
                         help='overrides for the detection/segmentation config (train and test)')
     parser.add_argument('--pretrain-cfg-options', nargs='+', default=[], metavar='K=V',
                         help='overrides for the shape pretraining config')
+    parser.add_argument('--v2', action='store_true', help='ConvNeXt-V2 blocks (GRN, no layer '
+                        'scale) in the pretraining and the demos; work dirs end in _v2')
     parser.add_argument('--dry-run', action='store_true', help='print the commands only')
     args = parser.parse_args()
+    if args.v2:
+        v2 = ['model.backbone.use_grn=True', 'model.backbone.layer_scale_init_value=0.']
+        args.cfg_options = v2 + args.cfg_options
+        args.pretrain_cfg_options = [*v2, 'work_dir=work_dirs/demo_pretrain_v2',
+                                     *args.pretrain_cfg_options]
     os.chdir(REPO)
     # one training runs at a time, so it gets every core; on a machine busy with other jobs
     # set OMP_NUM_THREADS=1 (two threads per process then thrash)

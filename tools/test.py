@@ -14,7 +14,7 @@ import torch
 from mmengine.device import get_device
 from mmengine.runner import Runner
 
-from convnext_dense.amp import cpu_amp_dtype
+from convnext_dense.amp import cpu_autocast_dtype
 from convnext_dense.cli import add_common_args, load_config, setup_cpu_distributed, user_errors
 from convnext_dense.errors import UserError
 from convnext_dense.preflight import check_checkpoint_parts, check_config
@@ -93,7 +93,7 @@ def main():
         if args.tta:
             use_tta(cfg)
         if args.amp:  # MMEngine's TestLoop autocasts test_step, on a CPU to bf16
-            cfg.test_cfg.fp16 = get_device() != 'cpu' or cpu_amp_dtype() == torch.bfloat16
+            cfg.test_cfg.fp16 = get_device() != 'cpu' or cpu_autocast_dtype() == torch.bfloat16
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='convnext_dense.ProgressBarHook')]
         check_config(cfg, ('test',))

@@ -140,7 +140,7 @@ def machine(device: str) -> str:
         return torch.cuda.get_device_name()
     with open('/proc/cpuinfo') as f:
         return next((line.split(':', 1)[1].strip() for line in f
-                     if line.startswith('model name')), platform.processor())
+                     if line.startswith('model name')), platform.machine())
 
 
 def main() -> None:

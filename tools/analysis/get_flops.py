@@ -58,6 +58,22 @@ def data_samples(scope: str, width: int, height: int, batch: int = 1) -> list:
     return [Sample(metainfo=meta) for _ in range(batch)]
 
 
+def cascade_forward_dummy(model: torch.nn.Module, inputs: torch.Tensor, samples: list) -> tuple:
+    """mmdet 2's ``CascadeRoIHead.forward_dummy``, which the paper's FLOPs were counted with:
+    every box stage on all proposals, every mask stage on the first 100 (as a real test runs
+    at most 100 detections). mmdet 3's tensor mode runs the mask heads on all 1000."""
+    from mmdet.structures.bbox import bbox2roi
+    x = model.extract_feat(inputs)
+    rois = bbox2roi([p.bboxes for p in model.rpn_head.predict(x, samples, rescale=False)])
+    roi_head, outs = model.roi_head, ()
+    for stage in range(roi_head.num_stages):
+        result = roi_head._bbox_forward(stage, x, rois)
+        outs += (result['cls_score'], result['bbox_pred'])
+    for stage in range(roi_head.num_stages if roi_head.with_mask else 0):
+        outs += (roi_head._mask_forward(stage, x, rois[:100])['mask_preds'],)
+    return outs
+
+
 def table_row(path: str, shape: Optional[Tuple[int, int]]) -> str:
     cfg = read_config(path)
     torch.manual_seed(0)  # the RPN's proposals, and so the RoI heads' work, depend on it
@@ -70,7 +86,10 @@ def table_row(path: str, shape: Optional[Tuple[int, int]]) -> str:
     inputs = torch.randn(1, 3, height, width)
     # as mmdet's get_flops: the counter calls model(inputs), tensor mode runs _forward
     samples = data_samples(cfg.default_scope, width, height)
-    model.forward = lambda inputs: model._forward(inputs, samples)
+    if hasattr(getattr(model, 'roi_head', None), 'num_stages'):
+        model.forward = lambda inputs: cascade_forward_dummy(model, inputs, samples)
+    else:
+        model.forward = lambda inputs: model._forward(inputs, samples)
     count = partial(get_model_complexity_info, inputs=(inputs,), show_table=False,
                     show_arch=False)
     with torch.no_grad():
