@@ -24,9 +24,10 @@ import torch.utils.benchmark as benchmark
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import convnext_dense  # noqa: E402  (registers the CPU AmpOptimWrapper, fp32 mmcv ops)
+from mmengine.optim import OptimWrapper  # noqa: E402
+
 from convnext_dense import ConvNeXt  # noqa: E402
-from convnext_dense.amp import AmpOptimWrapper  # noqa: E402
+from convnext_dense.amp import AmpOptimWrapper, cpu_autocast_dtype  # noqa: E402
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16}
 
@@ -57,7 +58,7 @@ def training_step(x: torch.Tensor, dtype: torch.dtype) -> Callable:
     model = ConvNeXt(arch='tiny', drop_path_rate=0.4).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.05)
     wrapper = AmpOptimWrapper(optimizer=optimizer, dtype='bfloat16') \
-        if dtype == torch.bfloat16 else convnext_dense.amp.OptimWrapper(optimizer=optimizer)
+        if dtype == torch.bfloat16 else OptimWrapper(optimizer=optimizer)
 
     def run():
         with wrapper.optim_context(model):
@@ -75,9 +76,8 @@ def whole_model(config: str, height: int, width: int, dtype: torch.dtype) -> Cal
     cfg.model.backbone.init_cfg = None
     if cfg.default_scope == 'mmdet':
         from mmdet.structures import DetDataSample as Sample
-    else:
+    else:  # the recipe's sliding window: one 512x512 window on a 512x512 image
         from mmseg.structures import SegDataSample as Sample
-        cfg.model.test_cfg = dict(mode='whole')  # 512x512 is one window of the recipe's slide
     model = revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
     torch.manual_seed(0)
     image = torch.randint(0, 256, (3, height, width), dtype=torch.uint8)
@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument('--profile', action='store_true')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    cpu_autocast_dtype()  # mmdet's box post-processing in fp32 under autocast, as in training
     import timm
     h, w, s = sized(800, args.scale), sized(1216, args.scale), sized(512, args.scale)
     image, crops = torch.randn(1, 3, h, w), torch.randn(2, 3, s, s)

@@ -29,9 +29,8 @@ def _fp32(value: Any) -> Any:
 
 
 def fp32_inside_cpu_autocast(function: Callable) -> Callable:
-    """``function(first, *args)`` with autocast off and floating tensors (also in lists) as
-    contiguous fp32 when called inside CPU autocast: torch.amp.custom_fwd's ``cast_inputs``,
-    which would also turn mmdet's ConfigDicts into dicts."""
+    """Inside CPU autocast, ``function(first, *args)`` runs without it, its floating tensors
+    (also in lists) contiguous fp32: torch.amp.custom_fwd's cast, which breaks ConfigDicts."""
     @functools.wraps(function)
     def fp32_function(first: Any, *args, **kwargs) -> Any:
         if not torch.is_autocast_enabled('cpu'):
@@ -50,13 +49,11 @@ for _op in (NMSop, SoftNMSop):
 
 @functools.lru_cache(maxsize=None)
 def _fp32_box_postprocessing() -> None:
-    """mmdet 3 makes anchors in the dtype of its heads' outputs and decodes boxes in it (bf16:
-    8-pixel steps at 1216 px; batched NMS's class offsets swallow the boxes) and rounds RoIs to
-    the features' dtype: under CPU autocast these run in fp32, as mmdet 2's force_fp32 did."""
-    try:
-        from mmdet.models import BaseDenseHead, BBoxHead, SingleRoIExtractor
-    except ImportError:
-        return
+    """mmdet 3 makes anchors in its heads' output dtype and decodes boxes in it (bf16: 8-pixel
+    steps at 1216 px, and batched NMS's class offsets swallow the boxes) and rounds RoIs to the
+    features' dtype: under CPU autocast these run in fp32, as mmdet 2's force_fp32 did."""
+    from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+    from mmdet.models.roi_heads import BBoxHead, SingleRoIExtractor
     for cls, name in ((BaseDenseHead, 'predict_by_feat'), (BBoxHead, 'predict_by_feat'),
                       (SingleRoIExtractor, 'forward')):
         setattr(cls, name, fp32_inside_cpu_autocast(getattr(cls, name)))
@@ -71,9 +68,8 @@ def _native_dtype() -> torch.dtype:
 
 
 def cpu_autocast_dtype(dtype: Optional[Union[str, torch.dtype]] = None) -> torch.dtype:
-    """``dtype``, or bf16 where oneDNN has bf16 kernels for this CPU (AVX-512, AMX) and else
-    fp32 (no autocast: bf16 and fp16 are emulated there, tens of times slower); logged once.
-    Also keeps mmdet's box post-processing in fp32 from then on."""
+    """``dtype``, else bf16 where oneDNN has bf16 kernels for this CPU (AVX-512, AMX) and fp32
+    elsewhere (bf16 is emulated there, tens of times slower); keeps mmdet's boxes fp32."""
     _fp32_box_postprocessing()
     return getattr(torch, dtype) if isinstance(dtype, str) else dtype or _native_dtype()
 
@@ -82,15 +78,13 @@ def inference_autocast(device: str = 'cpu', enabled: bool = True) -> torch.autoc
     """``--amp`` of tools/infer.py: fp16 on a GPU, :func:`cpu_autocast_dtype` on a CPU."""
     if torch.device(device).type != 'cpu' or not enabled:
         return torch.autocast(torch.device(device).type, enabled=enabled)
-    dtype = cpu_autocast_dtype()
-    return torch.autocast('cpu', dtype=dtype, enabled=dtype != torch.float32)
+    return torch.autocast('cpu', cpu_autocast_dtype(), cpu_autocast_dtype() != torch.float32)
 
 
 @OPTIM_WRAPPERS.register_module()
 class AmpOptimWrapper(MMEngineAmpOptimWrapper):
-    """MMEngine's ``AmpOptimWrapper``; without an accelerator it autocasts on the CPU to
-    :func:`cpu_autocast_dtype` of ``dtype``, with a CPU GradScaler for fp16 configured by
-    ``loss_scale`` as MMEngine's is (saved in checkpoints, restored on resume)."""
+    """MMEngine's; without an accelerator it autocasts on the CPU to :func:`cpu_autocast_dtype`
+    with, for fp16, a CPU GradScaler set by ``loss_scale`` as MMEngine's (kept in checkpoints)."""
 
     def __init__(self, loss_scale: Union[str, float, dict] = 'dynamic',
                  dtype: Optional[Union[str, torch.dtype]] = None, **kwargs):
@@ -103,8 +97,8 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
         self._scale_update_param = loss_scale if isinstance(loss_scale, float) else None
         scaler_args = loss_scale if isinstance(loss_scale, dict) else (
             {} if loss_scale == 'dynamic' else dict(init_scale=loss_scale))
-        # bf16 has fp32's exponent range: only fp16 gradients need scaling. MMEngine's
-        # backward, step and state_dict use a disabled scaler as the identity.
+        # bf16 has fp32's exponent range: only fp16 needs scaling; MMEngine's backward, step
+        # and state_dict treat a disabled scaler as the identity
         self.loss_scaler = torch.amp.GradScaler(
             'cpu', enabled=self.cast_dtype == torch.float16, **scaler_args)
 

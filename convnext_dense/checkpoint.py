@@ -1,16 +1,10 @@
 """Safe checkpoint loading for every place a checkpoint enters (init_cfg, load_from,
-resume, tools).
+resume, tools), routed through MMEngine's ``CheckpointLoader`` when this module is imported.
 
-torch >= 2.6 loads with ``weights_only=True``: only tensors and a short allowlist of types
-are unpickled, so a file cannot run code. MMEngine's own training checkpoints hold a few
-more types (``HistoryBuffer`` in the message hub, numpy arrays and scalars), which made
-them unloadable (mmengine#1655). We allow exactly those types and keep ``weights_only``
-on. Full unpickling happens only when the user opts in with ``--trust-checkpoint`` (config
-key ``trust_checkpoints = True``, environment ``CONVNEXT_DENSE_TRUST_CHECKPOINTS=1``).
-
-Importing this module routes MMEngine's ``CheckpointLoader`` (local files and URLs) through
-:func:`load_checkpoint_file`, so ``load_from``, ``resume`` and mmdet/mmseg's pretrained
-loading all get the same safety and the same one-line errors.
+``weights_only=True`` stays on: exactly the extra types MMEngine writes into training
+checkpoints (``HistoryBuffer``, numpy arrays and scalars; mmengine#1655) are allowed. Full
+unpickling only on the user's opt-in: ``--trust-checkpoint``, config key
+``trust_checkpoints = True`` or ``CONVNEXT_DENSE_TRUST_CHECKPOINTS=1``.
 """
 import os
 import os.path as osp

@@ -127,16 +127,15 @@ def _from_fair(sd: Mapping[str, torch.Tensor]) -> StateDict:
     return out
 
 
-def _strip_backbone(sd: Mapping[str, torch.Tensor]) -> StateDict:
-    return {k[len('backbone.'):]: v for k, v in sd.items() if k.startswith('backbone.')}
-
-
-def _rename_mmpretrain(sd: Mapping[str, torch.Tensor]) -> StateDict:
+def _from_backbone_prefix(sd: Mapping[str, torch.Tensor]) -> StateDict:
+    """mmpretrain classifiers and mmdet/mmseg models: the ``backbone.*`` keys, renamed."""
     out = {}
     for key, value in sd.items():
-        for old, new in _MMPRETRAIN_RENAMES:
-            key = key.replace(old, new)
-        out[key] = value
+        if key.startswith('backbone.'):
+            key = key[len('backbone.'):]
+            for old, new in _MMPRETRAIN_RENAMES:
+                key = key.replace(old, new)
+            out[key] = value
     return out
 
 
@@ -153,7 +152,7 @@ def convert_to_official(state_dict: Mapping[str, torch.Tensor]) -> Tuple[StateDi
     elif layout in ('official', 'fcmae'):
         backbone = _from_fair(sd)
     else:
-        backbone = _rename_mmpretrain(_strip_backbone(sd))
+        backbone = _from_backbone_prefix(sd)
     if layout == 'mmpretrain':
         backbone = {k: v for k, v in backbone.items() if not k.startswith('norm3.')}
     # GRN: (1, 1, 1, 4C) in FAIR files, (1, 4C) in sparse ones, (4C,) here

@@ -3,6 +3,7 @@ finding its datasets, distributed set-up without a GPU, and one-line errors."""
 import os
 import os.path as osp
 import sys
+import warnings
 from contextlib import contextmanager
 from typing import Iterator, List, Sequence, Tuple
 
@@ -11,6 +12,9 @@ from mmengine.config import Config, DictAction
 
 from .checkpoint import set_trust_checkpoints
 from .errors import USER_FACING, UserError, one_line
+
+# MMEngine reads mmdet::/mmseg:: config bases through pkg_resources (setuptools < 81)
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
 def add_common_args(parser) -> None:
     parser.add_argument('--work-dir', help='where logs, checkpoints and metrics go')

@@ -15,28 +15,19 @@ from .registry import HOOKS
 
 @HOOKS.register_module()
 class ProgressBarHook(Hook):
-    """A progress bar over the test (or validation) set, for tools/test.py."""
+    """A progress bar over the test set, for tools/test.py."""
 
     priority = 'VERY_LOW'
-
-    def __init__(self, on_val: bool = False):
-        self.on_val = on_val
-        self._bar: Optional[ProgressBar] = None
-
-    def _start(self, runner, loader) -> None:
-        if runner.rank == 0:
-            self._bar = ProgressBar(len(loader.dataset) // max(runner.world_size, 1) or 1)
-
-    def _step(self, runner, data_batch) -> None:
-        if self._bar is not None:
-            for _ in range(len(data_batch['inputs'])):
-                self._bar.update()
+    _bar: Optional[ProgressBar] = None
 
     def before_test_epoch(self, runner) -> None:
-        self._start(runner, runner.test_dataloader)
+        if runner.rank == 0:
+            size = len(runner.test_dataloader.dataset) // max(runner.world_size, 1)
+            self._bar = ProgressBar(size or 1)
 
     def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self._step(runner, data_batch)
+        for _ in range(len(data_batch['inputs']) if self._bar is not None else 0):
+            self._bar.update()
 
     def after_test_epoch(self, runner, metrics=None) -> None:
         if self._bar is not None:

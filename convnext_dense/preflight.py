@@ -21,14 +21,11 @@ from .errors import DataError, DatasetNotFoundError, UserError
 # parts of a model config that are settings, not sub-modules with weights
 NOT_MODULES = ('data_preprocessor', 'train_cfg', 'test_cfg', 'init_cfg', 'backbone_cfg')
 LABEL_SAMPLE = 16  # label maps read to check segmentation labels cheaply
-DATASET_HINTS = {
-    'CocoDataset': 'download COCO 2017 (train2017, val2017, annotations_trainval2017) from '
-                   'https://cocodataset.org and unpack it there',
+DATASET_HINTS = {  # config key dataset_hint overrides these
+    'CocoDataset': 'download COCO 2017 from https://cocodataset.org and unpack it there',
     'ADE20KDataset': 'download ADEChallengeData2016.zip from '
                      'http://sceneparsing.csail.mit.edu and unpack it there',
-    'ADE20KStyleDataset': 'write the synthetic one with tools/make_synthetic_data.py ade '
-                          '--out DIR (or put an ADE20K-layout dataset there)',
-}
+    'ADE20KStyleDataset': 'write one with tools/make_synthetic_data.py ade --out DIR'}
 
 
 def check_config(cfg: Config, splits: Sequence[str]) -> None:

@@ -60,6 +60,28 @@ def test_get_flops_counts_demo_models_and_their_backbones(tmp_path):
         assert params == f'{whole_params / 1e6:.2f}'
 
 
+def test_cascade_mask_heads_are_counted_on_100_rois_as_in_the_paper():
+    """mmdet 3's tensor mode runs every cascade stage's mask head on all proposals; the
+    paper's counts (mmdet 2's forward_dummy) on the first 100, as get_flops does."""
+    spec = importlib.util.spec_from_file_location(
+        'get_flops', osp.join(REPO, 'tools/analysis/get_flops.py'))
+    get_flops = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(get_flops)
+    cfg = Config.fromfile(osp.join(REPO, 'configs/cascade_mask_rcnn_convnext_t_fpn_3x_coco.py'))
+    cfg.model.backbone.arch = 'atto'
+    cfg.model.neck.in_channels = [40, 80, 160, 320]
+    torch.manual_seed(0)
+    model = get_flops.build_model(cfg)
+    samples = get_flops.data_samples('mmdet', 320, 256)
+    inputs = torch.randn(1, 3, 256, 320)
+    with torch.no_grad():
+        outs = get_flops.cascade_forward_dummy(model, inputs, samples)
+    stages = model.roi_head.num_stages
+    boxes, masks = outs[:2 * stages], outs[2 * stages:]
+    assert len(masks) == stages and all(m.shape[0] == 100 for m in masks)
+    assert all(b.shape[0] == boxes[0].shape[0] > 100 for b in boxes)  # every proposal
+
+
 def test_get_flops_default_input_and_a_missing_config():
     result = run_tool('tools/analysis/get_flops.py', SEG_DEMO, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

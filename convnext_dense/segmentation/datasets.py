@@ -89,26 +89,19 @@ def insert_label_check(pipeline: Compose, num_classes: int) -> int:
     return inserted
 
 
-class _CheckedLabelsMixin:
-    """Adds the label check to the dataset's own pipeline after it is built."""
-
-    def _add_label_check(self, check_labels: bool) -> None:
-        if check_labels:
-            insert_label_check(self.pipeline, len(self.metainfo['classes']))
-
-
 @DATASETS.register_module()
-class ADE20KDataset(_CheckedLabelsMixin, MMSegADE20KDataset):
+class ADE20KDataset(MMSegADE20KDataset):
     """mmseg's ADE20K dataset (150 classes, ``reduce_zero_label=True``) whose label maps
     are checked as they load (``check_labels=False`` turns that off)."""
 
     def __init__(self, *args, check_labels: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        self._add_label_check(check_labels)
+        if check_labels:
+            insert_label_check(self.pipeline, len(self.metainfo['classes']))
 
 
 @DATASETS.register_module()
-class ADE20KStyleDataset(_CheckedLabelsMixin, BaseSegDataset):
+class ADE20KStyleDataset(BaseSegDataset):
     """A dataset in ADE20K's layout and label convention with its own classes.
 
     ``metainfo=dict(classes=(...), palette=[...])`` names the K classes; label PNGs hold
@@ -124,5 +117,6 @@ class ADE20KStyleDataset(_CheckedLabelsMixin, BaseSegDataset):
         super().__init__(*args, metainfo=metainfo, img_suffix=img_suffix,
                          seg_map_suffix=seg_map_suffix, reduce_zero_label=reduce_zero_label,
                          **kwargs)
-        self._add_label_check(check_labels)
+        if check_labels:
+            insert_label_check(self.pipeline, len(self.metainfo['classes']))
 
