@@ -100,6 +100,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(uninterrupted, dat
     work_dir.mkdir()
     good = work_dir / 'iter_2.pth'
     good.write_bytes((uninterrupted / 'iter_2.pth').read_bytes())
+    (work_dir / 'last_checkpoint').write_text(str(good))  # as MMEngine leaves it
     code, log = run(train_cmd(work_dir, data_root, '--resume',
                               options=['model.data_preprocessor.std=[0.0,0.0,0.0]']), repo_root)
     assert code == 2
