@@ -1,10 +1,8 @@
 """Mixed precision without a GPU: MMEngine's ``AmpOptimWrapper`` under ``torch.autocast('cpu')``,
-with the parts of mmcv and mmdet that need fp32 kept in fp32.
-
-The recipes' ``type='AmpOptimWrapper'`` reaches this subclass through a ``force=True`` entry in
-MMEngine's root registry: mmdet's and mmseg's scopes fall back to the root, never to a sibling
-scope such as ours; on a GPU the subclass is MMEngine's class unchanged.
-"""
+with what in mmcv and mmdet needs fp32 kept in fp32. The recipes' ``type='AmpOptimWrapper'``
+reaches this subclass through a ``force=True`` entry in MMEngine's root registry: mmdet's and
+mmseg's scopes fall back to the root, never to a sibling scope such as ours; on a GPU the
+subclass is MMEngine's class unchanged."""
 import functools
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional, Union
@@ -28,7 +26,7 @@ def _fp32(value: Any) -> Any:
     return type(value)(map(_fp32, value)) if isinstance(value, (list, tuple)) else value
 
 
-def fp32_inside_cpu_autocast(function: Callable) -> Callable:
+def _fp32_inside_cpu_autocast(function: Callable) -> Callable:
     """Inside CPU autocast, ``function(first, *args)`` runs without it, its floating tensors
     (also in lists) contiguous fp32: torch.amp.custom_fwd's cast, which breaks ConfigDicts."""
     @functools.wraps(function)
@@ -42,49 +40,39 @@ def fp32_inside_cpu_autocast(function: Callable) -> Callable:
 
 # mmcv's CPU RoIAlign has fp32/fp64/fp16 kernels only and reads raw NCHW memory (mmcv#2203:
 # channels-last input is misread); its NMS reads fp32 memory
-RoIAlign.forward = fp32_inside_cpu_autocast(RoIAlign.forward)
+RoIAlign.forward = _fp32_inside_cpu_autocast(RoIAlign.forward)
 for _op in (NMSop, SoftNMSop):
-    _op.forward = staticmethod(fp32_inside_cpu_autocast(_op.forward))
+    _op.forward = staticmethod(_fp32_inside_cpu_autocast(_op.forward))
 
 
 @functools.lru_cache(maxsize=None)
 def _fp32_box_postprocessing() -> None:
-    """mmdet 3 makes anchors in its heads' output dtype and decodes boxes in it (bf16: 8-pixel
-    steps at 1216 px, and batched NMS's class offsets swallow the boxes) and rounds RoIs to the
-    features' dtype: under CPU autocast these run in fp32, as mmdet 2's force_fp32 did."""
+    """mmdet 3 makes anchors and boxes in its heads' output dtype (bf16: 8-pixel steps at 1216
+    px) and RoIs in the features': under CPU autocast in fp32, as mmdet 2's force_fp32 did."""
     from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
     from mmdet.models.roi_heads import BBoxHead, SingleRoIExtractor
     for cls, name in ((BaseDenseHead, 'predict_by_feat'), (BBoxHead, 'predict_by_feat'),
                       (SingleRoIExtractor, 'forward')):
-        setattr(cls, name, fp32_inside_cpu_autocast(getattr(cls, name)))
+        setattr(cls, name, _fp32_inside_cpu_autocast(getattr(cls, name)))
 
 
 @functools.lru_cache(maxsize=None)
-def _native_dtype() -> torch.dtype:
+def cpu_autocast_dtype(dtype: Optional[Union[str, torch.dtype]] = None) -> torch.dtype:
+    """``dtype``, else bf16 where oneDNN has bf16 kernels for this CPU (AVX-512, AMX) and fp32
+    elsewhere (bf16 is emulated there, tens of times slower); keeps mmdet's boxes in fp32."""
+    _fp32_box_postprocessing()
+    if dtype is not None:
+        return getattr(torch, dtype) if isinstance(dtype, str) else dtype
     native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     print_log('mixed precision on this CPU: bfloat16' if native else 'mixed precision: this CPU '
               'has no native bf16 kernels (oneDNN), so it runs in float32', logger='current')
     return torch.bfloat16 if native else torch.float32
 
 
-def cpu_autocast_dtype(dtype: Optional[Union[str, torch.dtype]] = None) -> torch.dtype:
-    """``dtype``, else bf16 where oneDNN has bf16 kernels for this CPU (AVX-512, AMX) and fp32
-    elsewhere (bf16 is emulated there, tens of times slower); keeps mmdet's boxes fp32."""
-    _fp32_box_postprocessing()
-    return getattr(torch, dtype) if isinstance(dtype, str) else dtype or _native_dtype()
-
-
-def inference_autocast(device: str = 'cpu', enabled: bool = True) -> torch.autocast:
-    """``--amp`` of tools/infer.py: fp16 on a GPU, :func:`cpu_autocast_dtype` on a CPU."""
-    if torch.device(device).type != 'cpu' or not enabled:
-        return torch.autocast(torch.device(device).type, enabled=enabled)
-    return torch.autocast('cpu', cpu_autocast_dtype(), cpu_autocast_dtype() != torch.float32)
-
-
 @OPTIM_WRAPPERS.register_module()
 class AmpOptimWrapper(MMEngineAmpOptimWrapper):
-    """MMEngine's; without an accelerator it autocasts on the CPU to :func:`cpu_autocast_dtype`
-    with, for fp16, a CPU GradScaler set by ``loss_scale`` as MMEngine's (kept in checkpoints)."""
+    """MMEngine's; without an accelerator, CPU autocast to :func:`cpu_autocast_dtype` and for
+    fp16 a CPU GradScaler set by ``loss_scale`` as MMEngine's (saved in checkpoints)."""
 
     def __init__(self, loss_scale: Union[str, float, dict] = 'dynamic',
                  dtype: Optional[Union[str, torch.dtype]] = None, **kwargs):
@@ -97,8 +85,7 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
         self._scale_update_param = loss_scale if isinstance(loss_scale, float) else None
         scaler_args = loss_scale if isinstance(loss_scale, dict) else (
             {} if loss_scale == 'dynamic' else dict(init_scale=loss_scale))
-        # bf16 has fp32's exponent range: only fp16 needs scaling; MMEngine's backward, step
-        # and state_dict treat a disabled scaler as the identity
+        # only fp16 needs scaling (bf16 has fp32's range); MMEngine ignores a disabled scaler
         self.loss_scaler = torch.amp.GradScaler(
             'cpu', enabled=self.cast_dtype == torch.float16, **scaler_args)
 

@@ -155,6 +155,8 @@ def test_infer_detector_folder_with_a_broken_image(images, tmp_path):
     assert set(preds) >= {'labels', 'scores', 'bboxes', 'masks'}
     assert len(preds['labels']) == len(preds['scores']) == len(preds['bboxes']) > 0
     assert all(0 <= label < 5 for label in preds['labels'])
+    classes = Config.fromfile(osp.join(REPO, DET_DEMO)).metainfo['classes']
+    assert preds['label_names'] == [classes[label] for label in preds['labels']]
 
 
 def test_infer_nothing_readable_is_exit_1_and_missing_checkpoint_is_one_line(images, tmp_path):

@@ -1,6 +1,7 @@
 """COCO detection suite: synthetic data, every detection config, the demo pipeline end to
 end (train -> checkpoint -> tools/test.py), CPU-distributed training and user errors."""
 import glob
+import re
 import json
 import os
 import os.path as osp
@@ -303,6 +304,7 @@ def test_demo_train_then_test_reports_coco_metrics(trained_demo, tiny_coco):
         preds = pickle.load(f)
     assert len(preds) == 4 and 'pred_instances' in preds[0]
     pictures = glob.glob(osp.join(work, '*', 'vis', '*.jpg'))
+    assert re.search(r'pictures of the predictions saved to .*/vis', text)
     assert len(pictures) == 4
 
 

@@ -327,6 +327,7 @@ def test_train_checkpoint_then_test_py_prints_real_miou(synthetic_ade, tmp_path)
     assert all(0.0 <= metrics[k] <= 100.0 for k in ('aAcc', 'mIoU', 'mAcc'))
     assert f"mIoU: {metrics['mIoU']:.4f}" in out
     assert len(glob.glob(osp.join(work, 'vis', '**', '*.png'), recursive=True)) == 3
+    assert f"pictures of the predictions saved to {osp.join(work, 'vis', 'vis_data')}" in out
     assert len(glob.glob(str(tmp_path / 'pred' / '*.png'))) == 3
 
     # --tta: multi-scale (6 ratios) x flip through mmseg's SegTTAModel

@@ -186,3 +186,32 @@ def test_missing_pretrained_checkpoint_names_the_command_that_makes_it(coco, tmp
                       timeout=300)
     one_line_error(result, r'pretrained backbone checkpoint /nowhere/iter_9.pth does not exist; '
                            r'python tools/demo.py makes it')
+
+
+# ------------------------------------------------------------------ smaller things
+@pytest.mark.parametrize('tool', ['tools/analysis/benchmark.py', 'tools/analysis/get_flops.py',
+                                  'tools/analysis/plot_training.py', 'tools/infer.py',
+                                  'tools/demo.py', 'tools/convert_checkpoint.py',
+                                  'tools/make_synthetic_data.py'])
+def test_help_says_what_the_tool_does_in_whole_sentences(tool):
+    result = run_tool(tool, '--help', timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    description = result.stdout.split('\n\n')[1]
+    assert description.rstrip().endswith('.'), description
+
+
+def test_converted_safetensors_file_is_readable_by_others(tmp_path):
+    import stat
+    from convnext_dense import ConvNeXt
+    from convnext_dense.checkpoint_layouts import convert_checkpoint
+    torch.save({'state_dict': ConvNeXt('atto').state_dict()}, tmp_path / 'atto.pth')
+    convert_checkpoint(str(tmp_path / 'atto.pth'), str(tmp_path / 'atto.safetensors'))
+    mode = (tmp_path / 'atto.safetensors').stat().st_mode
+    torch.save({}, tmp_path / 'reference.pth')
+    assert stat.S_IMODE(mode) == stat.S_IMODE((tmp_path / 'reference.pth').stat().st_mode)
+
+
+def test_dist_scripts_use_the_install_venv_without_activation():
+    for script in ('tools/dist_train.sh', 'tools/dist_test.sh'):
+        text = open(osp.join(REPO, script)).read()
+        assert '.venv/bin/python' in text and 'PYTHON=${PYTHON:-' in text

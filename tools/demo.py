@@ -102,7 +102,7 @@ def run_demo(name: str, pretrained: str, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('demo', nargs='?', default='all', choices=[*DEMOS, 'all'])
     parser.add_argument('--work-root', default='work_dirs', help='relative to the repository')
     parser.add_argument('--data-root', default='data', help='relative to the repository')

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from mmengine.utils import ProgressBar
 
-from convnext_dense.amp import inference_autocast
+from convnext_dense.amp import cpu_autocast_dtype
 from convnext_dense.cli import read_config, user_errors
 from convnext_dense.errors import UserError, one_line
 from convnext_dense.preflight import check_checkpoint_parts
@@ -31,7 +31,7 @@ IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('input', help='image, folder or glob pattern')
@@ -131,13 +131,17 @@ def main():
         else:
             raise UserError(f'{args.config} has default_scope={scope!r}; tools/infer.py runs '
                             'mmdet and mmseg configs')
+        # --amp: fp16 on a GPU (autocast's default), on a CPU what training would use
+        device_type = torch.device(args.device).type
+        dtype = cpu_autocast_dtype() if args.amp and device_type == 'cpu' else None
+        amp = torch.autocast(device_type, dtype, enabled=args.amp and dtype != torch.float32)
     done, failed = 0, []
     bar = ProgressBar(len(images), file=sys.stderr) if len(images) > 1 else None
     for image in images:
         try:  # one bad image must not stop the others
             if mmcv.imread(image) is None:
                 raise UserError('not a readable image (corrupt or not an image file)')
-            with inference_autocast(args.device, enabled=args.amp):
+            with amp:
                 predict(image, args.out_dir)
             done += 1
         except Exception as exc:

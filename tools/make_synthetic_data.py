@@ -18,7 +18,7 @@ DEFAULTS = {'coco': dict(out='data/synthetic_coco', num_train=200, size=[160]),
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('kind', choices=list(DEFAULTS))
     parser.add_argument('--out', help='output folder')
     parser.add_argument('--num-train', type=int)

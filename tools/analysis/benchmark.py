@@ -144,7 +144,7 @@ def machine(device: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--arch', default='tiny', help='backbone arch (also trained)')
     parser.add_argument('--size', nargs=2, type=int, default=[1216, 800], metavar=('W', 'H'))
     parser.add_argument('--batch', type=int, default=1)

@@ -101,7 +101,7 @@ def table_row(path: str, shape: Optional[Tuple[int, int]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('configs', nargs='*', help='default: every config in configs/')
     parser.add_argument('--shape', nargs=2, type=int, metavar=('W', 'H'),
                         help="input width and height (default: the paper's for the task)")

@@ -55,7 +55,7 @@ def choose_metric(val: List[dict], wanted: Optional[str]) -> Optional[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('work_dir', help='a tools/train.py --work-dir or a scalars.json')
     parser.add_argument('--out', help='PNG (default: WORK_DIR/training_curves.png)')
     parser.add_argument('--metric', help='validation metric (default: segm/bbox mAP or mIoU)')
