@@ -18,8 +18,8 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.optim import build_optim_wrapper
 from mmengine.model import revert_sync_batchnorm
+from mmengine.optim import build_optim_wrapper
 from mmengine.registry import HOOKS, MODELS, init_default_scope
 from timm.layers import LayerNorm2d
 

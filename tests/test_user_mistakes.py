@@ -215,3 +215,19 @@ def test_dist_scripts_use_the_install_venv_without_activation():
     for script in ('tools/dist_train.sh', 'tools/dist_test.sh'):
         text = open(osp.join(REPO, script)).read()
         assert '.venv/bin/python' in text and 'PYTHON=${PYTHON:-' in text
+
+
+def test_a_dataset_without_usable_images_says_so(coco, tmp_path):
+    import json
+    ann = json.load(open(osp.join(coco, 'annotations/instances_train2017.json')))
+    ann['annotations'] = []  # no image has an object left: filter_empty_gt drops them all
+    data = tmp_path / 'data'
+    (data / 'annotations').mkdir(parents=True)
+    (data / 'train2017').symlink_to(osp.join(coco, 'train2017'))
+    (data / 'val2017').symlink_to(osp.join(coco, 'val2017'))
+    (data / 'annotations/instances_train2017.json').write_text(json.dumps(ann))
+    (data / 'annotations/instances_val2017.json').write_text(
+        open(osp.join(coco, 'annotations/instances_val2017.json')).read())
+    one_line_error(train(DET_DEMO, str(data), tmp_path),
+                   r'instances_train2017.json has no usable image: 4 listed, none with an '
+                   r'annotation of the classes')

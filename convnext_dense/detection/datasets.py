@@ -78,6 +78,15 @@ class CocoDataset(MMDetCocoDataset):
                 f'exist (e.g. {missing[0]}); check data_root / data_prefix (--data-root)')
         return data_list
 
+    def filter_data(self) -> List[dict]:
+        kept = super().filter_data()
+        if not kept:
+            raise DataError(
+                f'{self.ann_file} has no usable image: {len(self.data_list)} listed, none with '
+                f'an annotation of the classes and at least {self.filter_cfg.get("min_size", 0)}'
+                ' pixels a side (filter_cfg); check the annotations and the classes')
+        return kept
+
     def check_classes(self) -> None:
         """The classes the config declares are categories of the annotation file (mmdet
         keeps only the category ids that matched a class name)."""
