@@ -133,9 +133,8 @@ def main() -> None:
         print(f'{name}: fp32 {times[name][0]:.3f} s, bf16 {times[name][1]:.3f} s',
               file=sys.stderr, flush=True)
 
-    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     print(f'\ntorch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability '
-          f'{torch.backends.cpu.get_cpu_capability()}, native bf16 (oneDNN): {native}, '
+          f'{torch.backends.cpu.get_cpu_capability()}, autocast default: {cpu_autocast_dtype()}, '
           f'load average {os.getloadavg()[0]:.2f}, {"--quick" if args.quick else "median"}\n')
     print('| case | fp32 (s) | bf16 (s) | bf16 speed-up |\n|---|---|---|---|')
     for name, (fp32, bf16) in times.items():

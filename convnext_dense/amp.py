@@ -58,14 +58,15 @@ def _fp32_box_postprocessing() -> None:
 
 @functools.lru_cache(maxsize=None)
 def cpu_autocast_dtype(dtype: Optional[Union[str, torch.dtype]] = None) -> torch.dtype:
-    """``dtype``, else bf16 where oneDNN has bf16 kernels for this CPU (AVX-512, AMX) and fp32
-    elsewhere (bf16 is emulated there, tens of times slower); keeps mmdet's boxes in fp32."""
+    """``dtype``, else bf16 where the CPU has bf16 instructions (AVX512-BF16, AMX, Arm BF16)
+    and fp32 elsewhere (bf16 is emulated there, up to 50x slower); keeps mmdet's boxes fp32."""
     _fp32_box_postprocessing()
     if dtype is not None:
         return getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    native = torch.backends.mkldnn.is_available() and any(
+        torch.cpu.get_capabilities().get(flag) for flag in ('avx512_bf16', 'amx_bf16', 'bf16'))
     print_log('mixed precision on this CPU: bfloat16' if native else 'mixed precision: this CPU '
-              'has no native bf16 kernels (oneDNN), so it runs in float32', logger='current')
+              'has no bf16 instructions, so it runs in float32', logger='current')
     return torch.bfloat16 if native else torch.float32
 
 

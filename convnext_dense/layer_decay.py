@@ -54,8 +54,9 @@ class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
                 scale = decay_rate ** (top_id - layer_id)
                 groups[group_name] = dict(
                     params=[], param_names=[], group_name=group_name, lr_scale=scale,
-                    lr=scale * self.base_lr,
-                    weight_decay=0. if no_decay else self.base_wd)
+                    lr=scale * self.base_lr)
+                if no_decay or self.base_wd is not None:  # else the optimizer's default
+                    groups[group_name]['weight_decay'] = 0. if no_decay else self.base_wd
             groups[group_name]['params'].append(param)
             groups[group_name]['param_names'].append(name)
 
@@ -71,5 +72,5 @@ class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
                  f'{"group":<22}{"tensors":>8}{"lr_scale":>12}{"lr":>12}{"wd":>8}  first param']
         for g in groups:
             lines.append(f'{g["group_name"]:<22}{len(g["params"]):>8}{g["lr_scale"]:>12.4f}'
-                         f'{g["lr"]:>12.3e}{g["weight_decay"]:>8.3g}  {g["param_names"][0]}')
+                         f'{g["lr"]:>12.3e}{g.get("weight_decay", float("nan")):>8.3g}  {g["param_names"][0]}')
         return '\n'.join(lines)

@@ -5,7 +5,7 @@ the channels-first LayerNorms stay finite on large fp16 activations.
 
 The training runs call tools/train.py's ``main`` in this process (one import of mmdet and mmseg
 for all of them) on the real configs with ConvNeXt-atto, 64-pixel images and slim heads: this
-CPU may emulate bf16/fp16 (no AVX-512), tens of times slower than fp32.
+CPU may emulate bf16/fp16 (no AVX512-BF16 or AMX), tens of times slower than fp32.
 """
 import os.path as osp
 import runpy
@@ -194,7 +194,8 @@ def test_recipe_wrapper_is_ours_in_every_scope_and_follows_the_cpu():
     with wrapper.optim_context(model):
         out = model.backbone(x)[0]
     assert out.dtype == cpu_autocast_dtype()
-    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    capabilities = torch.cpu.get_capabilities()
+    native = any(capabilities.get(flag) for flag in ('avx512_bf16', 'amx_bf16', 'bf16'))
     assert cpu_autocast_dtype() == (torch.bfloat16 if native else torch.float32)
 
 

@@ -125,3 +125,15 @@ def test_optimizer_step_runs_with_scaled_lrs():
     loss = model.neck(model.backbone(torch.randn(1, 3, 64, 64))[-1]).mean()
     wrapper.update_params(loss)
     assert not torch.equal(before, model.backbone.downsample_layers[0][0].weight)
+
+
+def test_optimizer_without_weight_decay_keeps_its_default():
+    model = TinyDetector()
+    wrapper = build_optim_wrapper(model, dict(
+        optimizer=dict(type='AdamW', lr=1.0),
+        constructor='convnext_dense.LayerDecayOptimizerConstructor',
+        paramwise_cfg=dict(decay_rate=0.5, decay_type='stage_wise')))
+    decays = {g['group_name']: g['weight_decay'] for g in wrapper.optimizer.param_groups}
+    assert all(wd == 0. for name, wd in decays.items() if name.endswith('no_decay'))
+    assert all(wd == 0.01 for name, wd in decays.items() if name.endswith('_decay')
+               and not name.endswith('no_decay'))  # torch AdamW's default
