@@ -28,7 +28,7 @@ param_scheduler = [
     dict(type='MultiStepLR', begin=0, end=36, by_epoch=True, milestones=[27, 33], gamma=0.1),
 ]
 
-# AdamW lr 1e-4, wd 0.05, layer-wise lr decay 0.95 over 6 layers; AMP (fp32 on a CPU)
+# AdamW lr 1e-4, wd 0.05, layer-wise lr decay 0.95 over 6 layers; AMP (CPU: bf16 or fp32)
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     constructor='convnext_dense.LayerDecayOptimizerConstructor',

@@ -34,7 +34,7 @@ model = dict(
 
 optim_wrapper = dict(
     _delete_=True,
-    type='AmpOptimWrapper',  # tools/train.py falls back to fp32 without a GPU
+    type='AmpOptimWrapper',  # on a CPU: bf16 where it has native bf16, else fp32
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='convnext_dense.LayerDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6),

@@ -71,6 +71,7 @@ class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
                  f'num_layers={num_layers}',
                  f'{"group":<22}{"tensors":>8}{"lr_scale":>12}{"lr":>12}{"wd":>8}  first param']
         for g in groups:
+            wd = g.get('weight_decay', float('nan'))  # nan: the optimizer's default
             lines.append(f'{g["group_name"]:<22}{len(g["params"]):>8}{g["lr_scale"]:>12.4f}'
-                         f'{g["lr"]:>12.3e}{g.get("weight_decay", float("nan")):>8.3g}  {g["param_names"][0]}')
+                         f'{g["lr"]:>12.3e}{wd:>8.3g}  {g["param_names"][0]}')
         return '\n'.join(lines)

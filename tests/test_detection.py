@@ -227,7 +227,7 @@ def test_optimizer_gets_layer_decay_groups():
     cfg = _load(osp.join(REPO, 'configs/mask_rcnn_convnext_t_fpn_3x_coco.py'))
     cfg.model.backbone.init_cfg = None
     model = _build(cfg.model)
-    cfg.optim_wrapper.type = 'OptimWrapper'  # AMP needs a GPU
+    cfg.optim_wrapper.type = 'OptimWrapper'  # fp32 here; mixed precision: tests/test_amp.py
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     scales = sorted({round(g['lr'] / 1e-4, 4) for g in wrapper.optimizer.param_groups})
     assert scales == [0.6983, 0.7351, 0.7738, 0.8145, 0.8574, 0.9025, 0.95, 1.0]

@@ -339,7 +339,7 @@ def test_mask_rcnn_v2_config_follows_mmdet_recipe_builds_and_predicts():
         inst = model(**data, mode='predict')[0].pred_instances
     assert inst.bboxes.shape[1] == 4 and inst.masks.shape[1:] == (64, 64)
 
-    cfg.optim_wrapper.type = 'OptimWrapper'  # AMP needs a GPU
+    cfg.optim_wrapper.type = 'OptimWrapper'  # fp32 here; mixed precision: tests/test_amp.py
     groups = {n: g for g in build_optim_wrapper(model, cfg.optim_wrapper).optimizer.param_groups
               for n in g['param_names']}
     grn = groups['backbone.stages.2.26.grn.gamma']  # layer id 3 + 26 // 3 = 11 of N = 14
