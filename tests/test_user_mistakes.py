@@ -1,5 +1,6 @@
 """The mistakes new users make most with mmdet/mmseg, each caught before the work starts
 with one line that says what is wrong and what to set (issue 19)."""
+import os
 import os.path as osp
 import signal
 import subprocess
@@ -164,15 +165,19 @@ def test_ctrl_c_stops_training_with_one_line_saying_how_to_resume(ade, tmp_path)
     cmd = [sys.executable, 'tools/train.py', SEG_DEMO, '--data-root', ade, '--work-dir',
            str(tmp_path), '--cfg-options', NO_PRETRAINED, *NO_WORKERS,
            'default_hooks.logger.interval=1', 'train_dataloader.batch_size=2']
+    # a shell's background job ignores SIGINT and its children inherit that: restore it
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, env=dict(os.environ, OMP_NUM_THREADS='1'),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     for line in proc.stdout:  # interrupt once training has really started
         if 'Iter(train)' in line or time.time() > deadline:
             break
     proc.send_signal(signal.SIGINT)
-    rest = proc.stdout.read()
-    proc.wait(timeout=120)
+    try:
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
     assert proc.returncode == 130, rest[-3000:]
     assert 'Traceback' not in rest
     errors = [line for line in rest.splitlines() if line.startswith('error: ')]
