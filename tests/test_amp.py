@@ -26,6 +26,7 @@ from timm.layers import LayerNorm2d
 import convnext_dense  # noqa: F401
 from convnext_dense import ConvNeXt
 from convnext_dense.amp import AmpOptimWrapper, cpu_autocast_dtype
+from convnext_dense.checkpoint import load_checkpoint_file
 from convnext_dense.demo.synthetic_data import CLASSES, write_ade20k_dataset, write_coco_dataset
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -167,7 +168,7 @@ def test_fp16_resume_restores_the_loss_scale(data, tmp_path):
     assert first['dtypes'] == {torch.float16}
     assert all(map(torch.isfinite, torch.tensor(first['losses'])))
     assert first['scale_at_start'] == 256. and first['scale'] != 256.
-    saved = torch.load(tmp_path / 'work' / 'epoch_1.pth', map_location='cpu', weights_only=False)
+    saved = load_checkpoint_file(str(tmp_path / 'work' / 'epoch_1.pth'))  # weights only
     assert saved['optimizer']['loss_scaler']['scale'] == first['scale']
 
     resumed = train(config, data['mmdet'], tmp_path / 'work', '--resume',
