@@ -30,3 +30,21 @@ def one_line_error(result: subprocess.CompletedProcess, pattern: str = '') -> st
     assert len(errors) == 1, log[-3000:]
     assert re.search(pattern, errors[0]), errors[0]
     return errors[0]
+
+
+def mmpretrain_atto_checkpoint(path, **backbone):
+    """Write an mmpretrain ConvNeXt-atto classifier checkpoint with non-trivial weights to
+    ``path`` (``backbone`` adds e.g. V2's ``use_grn``); return the classifier."""
+    import mmpretrain.models as mmpretrain_models  # installed by tools/install.sh (bench)
+    import torch
+    from mmengine.registry import DefaultScope
+    torch.manual_seed(2)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # other tests may set mmdet's
+        classifier = mmpretrain_models.ImageClassifier(
+            backbone=dict(type='ConvNeXt', arch='atto', **backbone),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=10, in_channels=320))
+    for p in classifier.parameters():
+        p.data.normal_(0, 0.1)
+    torch.save({'state_dict': classifier.state_dict(), 'meta': {}}, path)
+    return classifier

@@ -14,6 +14,7 @@ import convnext_dense  # noqa: F401
 from convnext_dense.checkpoint import CheckpointError, load_checkpoint_file, set_trust_checkpoints
 from convnext_dense import ConvNeXt, convert_to_official, detect_layout
 from convnext_dense.checkpoint_layouts import convert_checkpoint
+from helpers import mmpretrain_atto_checkpoint
 
 
 def random_backbone(arch='atto', seed=0) -> ConvNeXt:
@@ -79,17 +80,7 @@ def test_fair_checkpoint_loads_and_drops_classifier(tmp_path):
 
 
 def test_mmpretrain_checkpoint_loads(tmp_path):
-    import mmpretrain.models as mmpretrain_models  # installed by tools/install.sh (bench extra)
-    from mmengine.registry import DefaultScope
-    torch.manual_seed(2)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):  # other tests may set mmdet's
-        classifier = mmpretrain_models.ImageClassifier(
-            backbone=dict(type='ConvNeXt', arch='atto'),
-            neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=10, in_channels=320))
-    for p in classifier.parameters():
-        p.data.normal_(0, 0.1)
-    torch.save({'state_dict': classifier.state_dict(), 'meta': {}}, tmp_path / 'mmp.pth')
+    classifier = mmpretrain_atto_checkpoint(tmp_path / 'mmp.pth')
     model = pretrained(tmp_path / 'mmp.pth')
     theirs = classifier.backbone
     torch.testing.assert_close(model.stages[2][4].dwconv.weight, theirs.stages[2][4].depthwise_conv.weight)

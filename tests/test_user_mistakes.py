@@ -148,10 +148,10 @@ def test_broken_config_files(tmp_path, text, pattern, tool):
 
 
 def test_device_cuda_without_a_gpu(ade, tmp_path, detector_checkpoint):
-    if torch.cuda.is_available():
-        pytest.skip('this machine has a GPU')
+    # hide any GPU this machine has, so the test runs the same everywhere
     result = run_tool('tools/infer.py', DET_DEMO, detector_checkpoint,
-                      osp.join(ade, 'images/validation/val_000000.jpg'), '--device', 'cuda')
+                      osp.join(ade, 'images/validation/val_000000.jpg'), '--device', 'cuda',
+                      env=dict(CUDA_VISIBLE_DEVICES=''))
     one_line_error(result, r'--device cuda.*no GPU')
 
 

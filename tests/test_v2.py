@@ -18,6 +18,7 @@ import convnext_dense  # noqa: F401
 from convnext_dense import ARCH_SETTINGS, ConvNeXt, convert_to_official, detect_layout
 from convnext_dense.checkpoint import CheckpointError
 from convnext_dense.checkpoint_layouts import convert_checkpoint
+from helpers import mmpretrain_atto_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 V2 = dict(use_grn=True, layer_scale_init_value=0.)
@@ -188,17 +189,8 @@ def test_timm_checkpoint_loads_and_runs_like_timm(tmp_path, suffix):
 
 
 def test_mmpretrain_v2_checkpoint_loads(tmp_path):
-    import mmpretrain.models as mmpretrain_models
-    from mmengine.registry import DefaultScope
-    torch.manual_seed(2)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        classifier = mmpretrain_models.ImageClassifier(
-            backbone=dict(type='ConvNeXt', arch='atto', use_grn=True, layer_scale_init_value=0.),
-            neck=dict(type='GlobalAveragePooling'),
-            head=dict(type='LinearClsHead', num_classes=10, in_channels=320))
-    for p in classifier.parameters():
-        p.data.normal_(0, 0.1)
-    torch.save({'state_dict': classifier.state_dict(), 'meta': {}}, tmp_path / 'mmp.pth')
+    classifier = mmpretrain_atto_checkpoint(tmp_path / 'mmp.pth', use_grn=True,
+                                            layer_scale_init_value=0.)
     model = pretrained(tmp_path / 'mmp.pth')
     theirs = classifier.backbone
     assert theirs.stages[2][4].grn.gamma.shape == (640,)
