@@ -1,0 +1,48 @@
+"""UperNet (any mmseg encoder-decoder) as one ONNX graph, and an exported file run as an mmseg
+segmentor.
+
+The graph is mmseg's ``encode_decode`` on one normalised image (1, 3, H, W) of any size: the
+class logits resized to H x W. Pyramid pooling pools with bins computed from the input's size
+(``AdaptiveAvgPool2dByShape``), so one file serves every size; slide inference, resizing to
+the original image and the argmax stay in mmseg's code (`OnnxSegmentor`).
+"""
+from typing import List
+
+import torch
+from mmseg.models.segmentors import BaseSegmentor, EncoderDecoder
+from mmseg.models.utils import resize
+from torch import Tensor, nn
+
+from ..onnx import OnnxModelFile, replace_adaptive_pools
+from ..registry import MODELS
+
+
+class SegmentorGraph(nn.Module):
+    """``EncoderDecoder.encode_decode`` for one image whose ``img_shape`` is its own size."""
+
+    def __init__(self, segmentor: nn.Module):
+        super().__init__()
+        replace_adaptive_pools(segmentor)
+        self.segmentor = segmentor
+
+    def forward(self, image: Tensor) -> Tensor:
+        segmentor = self.segmentor
+        logits = segmentor.decode_head(segmentor.extract_feat(image))
+        return resize(logits, size=image.shape[2:], mode='bilinear',
+                      align_corners=segmentor.align_corners)
+
+
+@MODELS.register_module()
+class OnnxSegmentor(EncoderDecoder):
+    """A file from tools/export.py run by onnxruntime behind mmseg's segmentor interface:
+    mmseg's own whole or slide inference and post-processing call ``encode_decode``."""
+
+    def __init__(self, onnx_file: str, data_preprocessor: dict, classes: List[str],
+                 test_cfg: dict, align_corners: bool = False):
+        BaseSegmentor.__init__(self, data_preprocessor=data_preprocessor)
+        self.model = OnnxModelFile(onnx_file, task='segmentation', classes=classes)
+        self.test_cfg, self.align_corners = test_cfg, align_corners
+        self.num_classes = self.out_channels = len(classes)
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        return torch.cat([torch.from_numpy(self.model.run(image[None])[0]) for image in inputs])

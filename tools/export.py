@@ -1,0 +1,113 @@
+#!/usr/bin/env python
+"""Export a trained detector (Mask R-CNN, Cascade Mask R-CNN) or segmentor (UperNet) to one
+ONNX file that plain onnxruntime runs, then check it against PyTorch.
+
+    python tools/export.py CONFIG CHECKPOINT OUT.onnx [--shape H W] [--opset N] [--static]
+
+Input ``image``: one normalised, unpadded image, float32 (1, 3, H, W), any H and W (with
+--static only --shape). Outputs, in the input's pixels: detectors ``dets`` (N, 5: x1, y1, x2,
+y2, score), ``labels`` (N,), ``masks`` (N, M, M: probabilities of each detection's class in
+its box, to paste into the box); segmentors ``logits`` (1, classes, H, W). tools/test.py and
+tools/infer.py take OUT.onnx in place of the checkpoint.
+"""
+import argparse
+import os
+import os.path as osp
+
+import numpy as np
+import torch
+from mmengine.runner import load_checkpoint
+
+from convnext_dense.cli import add_common_args, leaf_datasets, load_config, user_errors
+from convnext_dense.errors import UserError
+from convnext_dense.onnx import OnnxModelFile, export_onnx, model_metadata
+from convnext_dense.preflight import check_checkpoint_parts, declared_classes
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('out', help='the .onnx file to write')
+    parser.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'),
+                        help="example input size (default: the config's test size)")
+    parser.add_argument('--opset', type=int, help="ONNX opset (default: the exporter's)")
+    parser.add_argument('--static', action='store_true', help='fix the input size to --shape')
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def test_size(cfg) -> tuple:
+    """The size a test image has after the config's pipeline (the slide window's for
+    segmentors that slide), as (H, W)."""
+    if cfg.model.get('test_cfg', {}).get('mode') == 'slide':
+        return tuple(cfg.model.test_cfg.crop_size)
+    for step in cfg.test_dataloader.dataset.get('pipeline', []):
+        if step.get('type') == 'Resize' and 'scale' in step:
+            long, short = max(step['scale']), min(step['scale'])
+            return (short, long) if step.get('keep_ratio') else tuple(step['scale'][::-1])
+    return 512, 512
+
+
+def build_graph(cfg, checkpoint: str):
+    """The trained model wrapped as the graph to export, its task and output names."""
+    cfg.model.backbone.init_cfg = None  # the checkpoint holds the whole model
+    if cfg.get('default_scope') == 'mmdet':
+        from mmdet.registry import MODELS
+        from convnext_dense.detection.onnx import TwoStageDetectorGraph as Graph
+        task, outputs = 'detection', ('dets', 'labels', 'masks')
+    elif cfg.get('default_scope') == 'mmseg':
+        from mmseg.registry import MODELS
+        from convnext_dense.segmentation.onnx import SegmentorGraph as Graph
+        task, outputs = 'segmentation', ('logits',)
+    else:
+        raise UserError(f"the config's default_scope is {cfg.get('default_scope')!r}; "
+                        'tools/export.py exports mmdet and mmseg configs')
+    from mmengine.registry import init_default_scope
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    return Graph(model.eval()), task, outputs
+
+
+def compare(graph, model_file: OnnxModelFile, size: tuple) -> str:
+    """onnxruntime against PyTorch on one random image: the largest output difference."""
+    image = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = graph(image)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = model_file.run(image)
+    if any(e.shape != g.shape for e, g in zip(expected, got)):
+        return (f'{size[0]}x{size[1]}: output shapes differ (PyTorch '
+                f'{[tuple(e.shape) for e in expected]}, onnxruntime {[g.shape for g in got]})')
+    diff = max((np.abs(e.numpy().astype(np.float64) - g).max() if e.numel() else 0.0)
+               for e, g in zip(expected, got))
+    return f'{size[0]}x{size[1]}: outputs {[tuple(g.shape) for g in got]}, largest difference {diff:.2g}'
+
+
+def main():
+    args = parse_args()
+    with user_errors(args.debug):
+        cfg = load_config(args.config, args)
+        if not osp.isfile(args.checkpoint):
+            raise UserError(f'checkpoint {args.checkpoint} does not exist; train one with '
+                            f'tools/train.py {args.config} or check the path')
+        if not args.out.endswith('.onnx'):
+            raise UserError(f'{args.out}: name the output file *.onnx')
+        check_checkpoint_parts(cfg.model, args.checkpoint)
+        graph, task, outputs = build_graph(cfg, args.checkpoint)
+        classes = declared_classes(cfg, next(leaf_datasets(cfg.test_dataloader.dataset)))
+        size = tuple(args.shape or test_size(cfg))
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        export_onnx(graph, torch.randn(1, 3, *size), args.out, model_metadata(cfg, task, classes),
+                    outputs, dynamic=not args.static, opset=args.opset)
+        model_file = OnnxModelFile(args.out, task, classes)
+        print(f'wrote {args.out} ({task}, {len(classes)} classes, input '
+              f"{'1x3x%dx%d' % size if args.static else '1x3xHxW'})")
+        sizes = [size] if args.static else [size, (size[0] * 3 // 4 + 5, size[1] + 27)]
+        for checked in sizes:
+            print('checked against PyTorch at ' + compare(graph, model_file, checked))
+
+
+if __name__ == '__main__':
+    main()
