@@ -3,6 +3,8 @@
 
     python tools/infer.py CONFIG CHECKPOINT INPUT [--out-dir DIR] [--score-thr 0.3] [--amp]
 
+CHECKPOINT may be an .onnx file from tools/export.py (run by onnxruntime, same pictures).
+
 INPUT is an image, a folder of images or a quoted glob ('data/*.jpg'). Writes
 DIR/vis/<image> (boxes and masks, or a colour overlay) and DIR/preds/<name>.json
 (segmentation also DIR/preds/<name>.png, the label map), through mmdet's DetInferencer and
@@ -20,12 +22,14 @@ import warnings
 import mmcv
 import numpy as np
 import torch
+from mmengine.registry import DATASETS
 from mmengine.utils import ProgressBar
 
 from convnext_dense.amp import cpu_autocast_dtype
-from convnext_dense.cli import read_config, user_errors
+from convnext_dense.cli import leaf_datasets, read_config, user_errors
 from convnext_dense.errors import UserError, one_line
-from convnext_dense.preflight import check_checkpoint_parts
+from convnext_dense.onnx import onnx_model_config
+from convnext_dense.preflight import check_checkpoint_parts, declared_classes
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -45,6 +49,10 @@ def parse_args():
     return parser.parse_args()
 
 
+def device_type(device: str) -> str:
+    return torch.device(device).type
+
+
 def collect_images(spec: str) -> list:
     """An image file, a folder (its images, sorted, not recursive) or a glob pattern."""
     if osp.isfile(spec):
@@ -60,11 +68,28 @@ def collect_images(spec: str) -> list:
     return found
 
 
+def inferencer_model(config: str, checkpoint: str):
+    """``model``, ``weights`` and the dataset's classes and palette for an inferencer: an
+    .onnx file goes in as the config's model, with the classes it was exported for."""
+    if not checkpoint.endswith('.onnx'):
+        return dict(model=config, weights=checkpoint), None
+    cfg = read_config(config)
+    dataset = next(leaf_datasets(cfg.test_dataloader.dataset))
+    classes = declared_classes(cfg, dataset)
+    cfg.model = onnx_model_config(cfg, checkpoint, classes)
+    with DATASETS.switch_scope_and_registry(cfg.get('default_scope')) as registry:
+        palette = (dataset.get('metainfo') or {}).get('palette') or \
+            registry.get(dataset['type']).METAINFO.get('palette')
+    return dict(model=cfg, weights=None), dict(classes=classes, palette=palette)
+
+
 def detection_predictor(config: str, checkpoint: str, device: str, score_thr: float):
     """mmdet's DetInferencer: ``vis/<image>`` and ``preds/<name>.json`` per image."""
     from mmdet.apis import DetInferencer
-    inferencer = DetInferencer(model=config, weights=checkpoint, device=device,
-                               show_progress=False)
+    model, meta = inferencer_model(config, checkpoint)
+    inferencer = DetInferencer(**model, device=device, show_progress=False)
+    if meta:
+        inferencer.model.dataset_meta = inferencer.visualizer.dataset_meta = meta
     classes = inferencer.model.dataset_meta.get('classes') or ()
 
     def predict(image: str, out_dir: str) -> None:
@@ -85,7 +110,10 @@ def segmentation_predictor(config: str, checkpoint: str, device: str):
     the classes found, both named after the image."""
     from mmengine.infer import BaseInferencer
     from mmseg.apis import MMSegInferencer
-    inferencer = MMSegInferencer(model=config, weights=checkpoint, device=device)
+    model, meta = inferencer_model(config, checkpoint)
+    inferencer = MMSegInferencer(**model, device=device, **(meta or {}))
+    if meta:
+        inferencer.model.dataset_meta = meta
     classes = inferencer.model.dataset_meta.get('classes') or ()
 
     def predict(image: str, out_dir: str) -> None:
@@ -121,7 +149,12 @@ def main():
         if not osp.isfile(args.checkpoint):
             raise UserError(f'checkpoint {args.checkpoint} does not exist; pass a .pth written '
                             'by tools/train.py (or a released model)')
-        check_checkpoint_parts(cfg.model, args.checkpoint)
+        if args.checkpoint.endswith('.onnx'):
+            if args.amp or device_type(args.device) != 'cpu':
+                raise UserError('an .onnx file runs on onnxruntime\'s CPU provider as exported: '
+                                'drop --amp and --device')
+        else:
+            check_checkpoint_parts(cfg.model, args.checkpoint)
         images = collect_images(args.input)
         if scope == 'mmdet':
             predict = detection_predictor(args.config, args.checkpoint, args.device,
@@ -132,9 +165,9 @@ def main():
             raise UserError(f'{args.config} has default_scope={scope!r}; tools/infer.py runs '
                             'mmdet and mmseg configs')
         # --amp: fp16 on a GPU (autocast's default), on a CPU what training would use
-        device_type = torch.device(args.device).type
-        dtype = cpu_autocast_dtype() if args.amp and device_type == 'cpu' else None
-        amp = torch.autocast(device_type, dtype, enabled=args.amp and dtype != torch.float32)
+        device = device_type(args.device)
+        dtype = cpu_autocast_dtype() if args.amp and device == 'cpu' else None
+        amp = torch.autocast(device, dtype, enabled=args.amp and dtype != torch.float32)
     done, failed = 0, []
     bar = ProgressBar(len(images), file=sys.stderr) if len(images) > 1 else None
     for image in images:

@@ -3,6 +3,9 @@
 
     python tools/test.py CONFIG CHECKPOINT [--out FILE] [--show-dir DIR] [--tta] [--amp]
         [--work-dir DIR]
+
+CHECKPOINT may be an .onnx file from tools/export.py: onnxruntime runs it through the same
+dataset, pipeline, post-processing and metric.
 """
 import argparse
 import json
@@ -15,15 +18,18 @@ from mmengine.device import get_device
 from mmengine.runner import Runner
 
 from convnext_dense.amp import cpu_autocast_dtype
-from convnext_dense.cli import add_common_args, load_config, setup_cpu_distributed, user_errors
+from convnext_dense.cli import (add_common_args, leaf_datasets, load_config,
+                                setup_cpu_distributed, user_errors)
 from convnext_dense.errors import UserError
-from convnext_dense.preflight import check_checkpoint_parts, check_config
+from convnext_dense.onnx import onnx_model_config
+from convnext_dense.preflight import check_checkpoint_parts, check_config, declared_classes
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Evaluate a ConvNeXt detector or segmentor')
     parser.add_argument('config', help='config file (mmdet or mmseg scope)')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file, or an .onnx file from '
+                                           'tools/export.py')
     parser.add_argument('--out', help='save raw predictions: a .pkl file (detection) or a '
                                       'folder of label PNGs (segmentation)')
     parser.add_argument('--show-dir', help='write pictures of the predictions into this folder '
@@ -73,6 +79,13 @@ def use_tta(cfg) -> None:
     cfg.model = cfg.tta_model
 
 
+def use_onnx(cfg, path: str, args) -> None:
+    if args.tta or args.amp:
+        raise UserError('--tta and --amp apply to checkpoints; an .onnx file runs as exported')
+    classes = declared_classes(cfg, next(leaf_datasets(cfg.test_dataloader.dataset)))
+    cfg.model = onnx_model_config(cfg, path, classes)
+
+
 def main():
     args = parse_args()
     with user_errors(args.debug):
@@ -84,12 +97,15 @@ def main():
         if not osp.isfile(args.checkpoint):
             raise UserError(f'checkpoint {args.checkpoint} does not exist; train one with '
                             f'tools/train.py {args.config} or check the path')
-        if not args.allow_partial_checkpoint:
-            check_checkpoint_parts(cfg.model, args.checkpoint)
-        cfg.load_from, cfg.resume = args.checkpoint, False
-        # the whole model comes from the checkpoint: ImageNet weights are not needed
-        if 'backbone' in cfg.model:
-            cfg.model.backbone.init_cfg = None
+        if args.checkpoint.endswith('.onnx'):
+            use_onnx(cfg, args.checkpoint, args)
+        else:
+            if not args.allow_partial_checkpoint:
+                check_checkpoint_parts(cfg.model, args.checkpoint)
+            cfg.load_from, cfg.resume = args.checkpoint, False
+            # the whole model comes from the checkpoint: ImageNet weights are not needed
+            if 'backbone' in cfg.model:
+                cfg.model.backbone.init_cfg = None
         if args.tta:
             use_tta(cfg)
         if args.amp:  # MMEngine's TestLoop autocasts test_step, on a CPU to bf16
