@@ -64,12 +64,13 @@ def arch_name(depths: Sequence[int], dims: Sequence[int]) -> str:
 class StridedConv2d(nn.Conv2d):
     """A kernel == stride conv that zero-pads the bottom/right edge up to a multiple of the
     stride, so inputs of any size (even below the total stride of 32) give maps of
-    ``ceil(H / stride)`` rows; on multiples it is exactly ``nn.Conv2d``."""
+    ``ceil(H / stride)`` rows; on multiples it is exactly ``nn.Conv2d``. An exported graph
+    always pads (by zero rows on multiples): it must serve every size."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         sh, sw = self.stride
         pad_h, pad_w = -x.shape[-2] % sh, -x.shape[-1] % sw
-        if pad_h or pad_w:
+        if pad_h or pad_w or torch.compiler.is_exporting():
             x = F.pad(x, (0, pad_w, 0, pad_h))
         return super().forward(x)
 

@@ -146,7 +146,9 @@ def onnx_model_config(cfg, path: str, classes: Sequence[str]) -> Dict:
     """``cfg.model`` replaced by the exported file run through mmdet's or mmseg's interface
     (same data preprocessor, test settings and post-processing)."""
     model = cfg.model
-    if cfg.get('default_scope') == 'mmdet':
+    task = 'detection' if cfg.get('default_scope') == 'mmdet' else 'segmentation'
+    OnnxModelFile(path, task, classes)  # refuse a file that does not fit, before any data
+    if task == 'detection':
         from .detection import onnx  # noqa: F401  (registers OnnxDetector)
         return dict(type='convnext_dense.OnnxDetector', onnx_file=path, classes=classes,
                     data_preprocessor=model.data_preprocessor,

@@ -1,0 +1,192 @@
+"""ONNX export (tools/export.py) and exported files evaluated and drawn by tools/test.py and
+tools/infer.py with onnxruntime: Mask R-CNN, Cascade Mask R-CNN (class-specific regression,
+ConvNeXt-V2 backbone) and UperNet (slide inference) on ConvNeXt-atto, small inputs.
+
+The checkpoints are random but decisive (sharpened classifiers), and each evaluation's ground
+truth is what the checkpoint predicts, so the checkpoint scores near 1 and the ONNX file must
+score the same: a test that fails when the exported graph drifts."""
+import json
+import os.path as osp
+import pickle
+import re
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config, DictAction
+
+from helpers import DET_DEMO, SEG_DEMO, one_line_error, run_tool
+
+ATTO_CASCADE = ['model.backbone.arch=atto', 'model.backbone.use_grn=True',
+                'model.neck.in_channels=[40,80,160,320]']
+CASCADE = 'configs/cascade_mask_rcnn_convnext_t_fpn_3x_coco.py'
+
+
+def write_checkpoint(config: str, path: str, options=()) -> None:
+    """A random model whose classifiers are sharp enough to give distinct scores."""
+    import convnext_dense  # noqa: F401
+    from mmengine.registry import DefaultScope
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict({key: DictAction._parse_iterable(value)
+                         for key, value in (o.split('=', 1) for o in options)})
+    cfg.model.backbone.init_cfg = None
+    if cfg.default_scope == 'mmdet':
+        from mmdet.registry import MODELS
+    else:
+        from mmseg.registry import MODELS
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    for name, p in model.named_parameters():
+        if re.search(r'(fc_cls|conv_seg|conv_logits)\.weight', name):
+            p.data.normal_(0, 0.5)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+
+
+def export(config, checkpoint, out, *options, shape=None):
+    args = ['tools/export.py', config, checkpoint, out]
+    args += ['--shape', *map(str, shape)] if shape else []
+    args += ['--cfg-options', *options] if options else []
+    result = run_tool(*args)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    checks = re.findall(r'checked against PyTorch at (\d+)x(\d+): .*largest difference (\S+)',
+                        result.stdout)
+    assert len(checks) == 2 and checks[0][:2] != checks[1][:2], result.stdout  # two sizes
+    assert all(float(diff) < 1e-3 for *_, diff in checks), result.stdout
+    return out
+
+
+@pytest.fixture(scope='module')
+def det_files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('onnx_det')
+    write_checkpoint(DET_DEMO, str(tmp / 'det.pth'))
+    export(DET_DEMO, tmp / 'det.pth', str(tmp / 'det.onnx'))
+    data = tmp / 'coco'
+    assert run_tool('tools/make_synthetic_data.py', 'coco', '--out', data, '--num-train', '2',
+                    '--num-val', '4', '--style', 'demo', '--size', '160').returncode == 0
+    return tmp
+
+
+def evaluate(config, model_file, data_root, work_dir, *extra):
+    result = run_tool('tools/test.py', config, model_file, '--data-root', data_root,
+                      '--work-dir', work_dir, *extra)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    with open(osp.join(work_dir, 'test_metrics.json')) as f:
+        return json.load(f)
+
+
+def predictions_as_ground_truth(pkl: str, ann_file: str, top: int = 4) -> None:
+    """Rewrite the COCO annotations as the top predictions of each image."""
+    with open(pkl, 'rb') as f:
+        results = pickle.load(f)
+    with open(ann_file) as f:
+        coco = json.load(f)
+    coco['annotations'] = []
+    for result in results:
+        pred = result['pred_instances']
+        for i in range(min(top, len(pred['scores']))):
+            x1, y1, x2, y2 = map(float, pred['bboxes'][i])
+            rle = dict(pred['masks'][i], counts=pred['masks'][i]['counts'].decode()
+                       if isinstance(pred['masks'][i]['counts'], bytes) else pred['masks'][i]['counts'])
+            coco['annotations'].append(dict(
+                id=len(coco['annotations']) + 1, image_id=result['img_id'], iscrowd=0,
+                category_id=coco['categories'][int(pred['labels'][i])]['id'],
+                bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1), segmentation=rle))
+    with open(ann_file, 'w') as f:
+        json.dump(coco, f)
+
+
+def test_detector_onnx_matches_checkpoint_in_coco_metrics_and_boxes(det_files, tmp_path):
+    data, ann = str(det_files / 'coco'), 'annotations/instances_val2017.json'
+    evaluate(DET_DEMO, det_files / 'det.pth', data, tmp_path / 'gt', '--out', tmp_path / 'gt.pkl')
+    predictions_as_ground_truth(str(tmp_path / 'gt.pkl'), osp.join(data, ann))
+    ours = evaluate(DET_DEMO, det_files / 'det.pth', data, tmp_path / 'pth',
+                    '--out', tmp_path / 'pth.pkl')
+    exported = evaluate(DET_DEMO, det_files / 'det.onnx', data, tmp_path / 'onnx',
+                        '--out', tmp_path / 'onnx.pkl')
+    assert ours['coco/bbox_mAP'] > 0.5 and ours['coco/segm_mAP'] > 0.5, ours
+    for key in ('coco/bbox_mAP', 'coco/segm_mAP'):
+        assert abs(exported[key] - ours[key]) <= 0.005, (key, ours, exported)
+    with open(tmp_path / 'pth.pkl', 'rb') as f, open(tmp_path / 'onnx.pkl', 'rb') as g:
+        for a, b in zip(pickle.load(f), pickle.load(g)):
+            a, b = a['pred_instances'], b['pred_instances']
+            assert len(a['scores']) == len(b['scores']) > 0
+            torch.testing.assert_close(b['scores'], a['scores'], atol=1e-4, rtol=0)
+            assert (a['labels'] == b['labels']).all()
+            assert (a['bboxes'] - b['bboxes']).abs().max() < 0.5
+
+
+def test_infer_draws_onnx_predictions(det_files, tmp_path):
+    images = det_files / 'coco' / 'val2017'
+    result = run_tool('tools/infer.py', DET_DEMO, det_files / 'det.onnx', images,
+                      '--out-dir', tmp_path, '--score-thr', '0')
+    assert result.returncode == 0, result.stderr[-3000:]
+    stems = sorted(osp.splitext(n)[0] for n in map(osp.basename, images.iterdir()))
+    assert sorted(osp.splitext(p.name)[0] for p in (tmp_path / 'vis').iterdir()) == stems
+    with open(tmp_path / 'preds' / f'{stems[0]}.json') as f:
+        preds = json.load(f)
+    assert len(preds['bboxes']) == len(preds['masks']) > 0
+    assert set(preds['label_names']) <= {'circle', 'triangle', 'square', 'star', 'cross'}
+
+
+def test_cascade_with_class_specific_regression_and_v2_backbone_exports(tmp_path):
+    write_checkpoint(CASCADE, str(tmp_path / 'cascade.pth'), ATTO_CASCADE)
+    export(CASCADE, tmp_path / 'cascade.pth', str(tmp_path / 'cascade.onnx'), *ATTO_CASCADE,
+           shape=(160, 224))
+
+
+def test_segmentor_onnx_matches_checkpoint_in_miou_with_slide_inference(tmp_path):
+    write_checkpoint(SEG_DEMO, str(tmp_path / 'seg.pth'))
+    export(SEG_DEMO, tmp_path / 'seg.pth', str(tmp_path / 'seg.onnx'))
+    data = tmp_path / 'ade'
+    assert run_tool('tools/make_synthetic_data.py', 'ade', '--out', data, '--num-train', '2',
+                    '--num-val', '3', '--style', 'demo', '--size', '150', '200').returncode == 0
+    evaluate(SEG_DEMO, tmp_path / 'seg.pth', data, tmp_path / 'gt', '--out', tmp_path / 'labels')
+    for png in (tmp_path / 'labels').iterdir():  # the checkpoint's predictions as ground truth
+        shutil.copy(png, data / 'annotations' / 'validation' / png.name)
+    ours = evaluate(SEG_DEMO, tmp_path / 'seg.pth', data, tmp_path / 'pth')
+    exported = evaluate(SEG_DEMO, tmp_path / 'seg.onnx', data, tmp_path / 'onnx')
+    assert ours['mIoU'] > 99, ours
+    assert abs(exported['mIoU'] - ours['mIoU']) <= 0.2, (ours, exported)
+
+
+def test_adaptive_pool_by_shape_equals_adaptive_avg_pool():
+    from convnext_dense.onnx import AdaptiveAvgPool2dByShape
+    for bins in (1, 2, 3, 6):
+        for h, w in ((6, 6), (7, 13), (2, 5), (25, 40)):
+            x = torch.randn(2, 3, h, w)
+            torch.testing.assert_close(AdaptiveAvgPool2dByShape(bins)(x),
+                                       torch.nn.AdaptiveAvgPool2d(bins)(x))
+
+
+def test_soft_nms_config_is_refused_in_one_line(det_files):
+    result = run_tool('tools/export.py', DET_DEMO, det_files / 'det.pth', det_files / 'x.onnx',
+                      '--cfg-options', 'model.test_cfg.rcnn.nms.type=soft_nms')
+    one_line_error(result, r"soft_nms.*no ONNX counterpart.*model.test_cfg.rcnn.nms.type=nms")
+
+
+def test_module_without_onnx_counterpart_is_named_in_one_line(det_files):
+    # mmcv's modulated deformable conv runs a compiled kernel that torch.export cannot trace
+    result = run_tool('tools/export.py', DET_DEMO, det_files / 'det.pth', det_files / 'x.onnx',
+                      '--cfg-options', "model.roi_head.mask_head.conv_cfg.type=DCNv2")
+    one_line_error(result, r'cannot export roi_head\.mask_head\.convs\.0\.conv '
+                           r'\(ModulatedDeformConv2dPack\)')
+
+
+@pytest.mark.parametrize('case', ['task', 'classes', 'not_onnx'])
+def test_onnx_file_that_does_not_fit_the_config_is_refused(det_files, tmp_path, case):
+    model_file, config, extra = det_files / 'det.onnx', DET_DEMO, []
+    if case == 'task':
+        config = SEG_DEMO
+    elif case == 'classes':
+        extra = ['--cfg-options', "test_dataloader.dataset.metainfo.classes=['a','b','c','d','e']"]
+    else:
+        model_file = tmp_path / 'broken.onnx'
+        model_file.write_bytes(b'not a model')
+    result = run_tool('tools/test.py', config, model_file, '--work-dir', tmp_path, *extra)
+    pattern = {'task': 'is a detection model but the config is a segmentation config',
+               'classes': r'predicts 5 classes \(circle.*but the config.s dataset has 5 \(a, b',
+               'not_onnx': 'is not an ONNX model onnxruntime can load'}[case]
+    one_line_error(result, pattern)
