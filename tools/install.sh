@@ -3,13 +3,17 @@
 #
 #   bash tools/install.sh            # creates/updates .venv/ at the repository root
 #   VENV=/path/to/env bash tools/install.sh
-#   FORCE_CUDA=1 bash tools/install.sh   # also build mmcv's CUDA ops (needs nvcc)
+#   FORCE_CUDA=1 bash tools/install.sh   # also mmcv's CUDA ops, with a CUDA compiler
+#                                        # matching torch's (the system's or NVIDIA's packages)
+#   INSTALL_DRY_RUN=1 ...                # stop before the mmcv build: show what it would use
 #
 # Why this script exists: PyPI has no mmcv 2.x wheel for current torch, mmdet 3.3 and
 # mmseg 1.2 refuse mmcv >= 2.2, and mmcv 2.1.0's source archive does not compile against
 # torch >= 2.10 headers (C++20 required) nor install with setuptools >= 70. We build
 # mmcv 2.1.0 once with those fixes and cache the wheel outside the repository, keyed by
-# mmcv, torch, Python and CUDA versions, so later installs take seconds.
+# mmcv, torch, Python and CUDA versions and CUDA archs, so later installs take seconds.
+# tools/gpu_check.py runs it offline with TORCH_VERSION=installed (keep the GPU machine's
+# torch), PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR and WHEEL_CACHE=DIR (wheels it carried).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +23,10 @@ TORCH_VERSION="${TORCH_VERSION:-2.14.1}"
 TORCHVISION_VERSION="${TORCHVISION_VERSION:-0.29.1}"
 MMCV_VERSION="${MMCV_VERSION:-2.1.0}"
 CACHE_DIR="${CONVNEXT_DENSE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/convnext-dense}"
-MAX_JOBS="${MAX_JOBS:-$(nproc)}"
+WHEEL_CACHE="${WHEEL_CACHE:-$CACHE_DIR/wheels}"  # holds <key>/mmcv-*.whl
+MAX_JOBS_SET="${MAX_JOBS:-}"
+# compile jobs follow the cores (CUDA: and the memory); nproc alone would obey OMP_NUM_THREADS
+MAX_JOBS="${MAX_JOBS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}"
 
 step() { printf '\n==> %s\n' "$*"; }
 die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -35,25 +42,134 @@ fi
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
-step "installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION"
-if "$PY" -c "import torch, torchvision, sys; sys.exit(0 if (torch.__version__.split('+')[0], torchvision.__version__.split('+')[0]) == ('$TORCH_VERSION', '$TORCHVISION_VERSION') else 1)" 2>/dev/null; then
-  echo "already installed"
+if [ "$TORCH_VERSION" = installed ]; then  # whatever torch is there (a GPU machine's own)
+  TORCH_VERSION=$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null) \
+    || die "TORCH_VERSION=installed, but $PY cannot import torch"
+  step "using the installed torch $TORCH_VERSION"
 else
-  "${PIP[@]}" install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+  step "installing torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION"
+  if "$PY" -c "import torch, torchvision, sys; sys.exit(0 if (torch.__version__.split('+')[0], torchvision.__version__.split('+')[0]) == ('$TORCH_VERSION', '$TORCHVISION_VERSION') else 1)" 2>/dev/null; then
+    echo "already installed"
+  else
+    "${PIP[@]}" install "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
+  fi
 fi
 
 # ---- mmcv with compiled ops -------------------------------------------------------------
 PY_TAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info.major}{sys.version_info.minor}")')
+# torch's CUDA version (e.g. 13.0; "-" for a CPU-only torch) and whether it sees a GPU: one
+# import of torch, so that the CPU-only install stays as fast as before
+read -r TORCH_CUDA GPU_SEEN < <("$PY" -c 'import torch; print(torch.version.cuda or "-", int(torch.cuda.is_available()))' 2>/dev/null || echo "- 0")
+[ "$TORCH_CUDA" != "-" ] || TORCH_CUDA=""
+
+nvcc_release() {  # "13.0" from `nvcc --version`, empty if it does not run
+  "$1" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p'
+}
+
+# A system CUDA toolkit whose major version is torch's: torch's extension builder refuses
+# any other major (and a 12.x nvcc beside torch's CUDA 13 is the usual case). Candidates in
+# the order torch itself looks (CUDA_HOME, CUDA_PATH, nvcc on PATH, /usr/local/cuda), then
+# versioned installs; a root counts only with bin/nvcc and include/cuda_runtime.h (a wrapper
+# script such as /usr/local/bin/nvcc does not make /usr/local a CUDA root).
+find_system_cuda() {
+  local nvcc_on_path cand rel
+  nvcc_on_path=$(command -v nvcc || true)
+  for cand in "${CUDA_HOME:-}" "${CUDA_PATH:-}" \
+              ${nvcc_on_path:+"$(dirname "$(dirname "$(readlink -f "$nvcc_on_path")")")"} \
+              /usr/local/cuda /usr/local/cuda-"${TORCH_CUDA%%.*}".*; do
+    [ -x "$cand/bin/nvcc" ] && [ -f "$cand/include/cuda_runtime.h" ] || continue
+    rel=$(nvcc_release "$cand/bin/nvcc")
+    if [ -n "$rel" ] && [ "${rel%%.*}" = "${TORCH_CUDA%%.*}" ]; then echo "$cand"; return 0; fi
+    echo "note: $cand/bin/nvcc is CUDA ${rel:-?}, torch $TORCH_VERSION needs CUDA ${TORCH_CUDA%%.*}.x: not used" >&2
+  done
+  return 1
+}
+
+# NVIDIA's compiler as Python packages, pinned to torch's CUDA minor (nvcc's own parts, crt
+# and nvvm, would otherwise resolve to the newest 13.x), into $VENV; CUDA_HOME becomes a
+# small directory of relative symlinks in the layout torch.utils.cpp_extension expects
+# (bin/nvcc, include, lib64). libcudart.so (what -lcudart links) is only shipped as .so.13.
+venv_cuda() {
+  local site nv home f
+  # CUDA 12's packages (nvidia-cuda-nvcc-cu12, ...) spread over nvidia/cuda_*/: not handled
+  [ "${TORCH_CUDA%%.*}" -ge 13 ] || return 1
+  "${PIP[@]}" install -q "nvidia-cuda-nvcc==$TORCH_CUDA.*" "nvidia-cuda-crt==$TORCH_CUDA.*" \
+    "nvidia-nvvm==$TORCH_CUDA.*" "nvidia-cuda-cccl==$TORCH_CUDA.*" "nvidia-cuda-runtime==$TORCH_CUDA.*" >&2 \
+    || return 1
+  site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  nv="$site/nvidia/cu${TORCH_CUDA%%.*}"
+  [ -x "$nv/bin/nvcc" ] || return 1
+  home="$VENV/cuda-$TORCH_CUDA"
+  rm -rf "$home" && mkdir -p "$home/lib64"
+  for f in bin include nvvm; do ln -s "$(realpath --relative-to="$home" "$nv/$f")" "$home/$f"; done
+  for f in "$nv"/lib/*; do ln -s "$(realpath --relative-to="$home/lib64" "$f")" "$home/lib64/"; done
+  ln -sf libcudart.so."${TORCH_CUDA%%.*}" "$home/lib64/libcudart.so"
+  echo "$home"
+}
+
+# CUDA ops when asked (FORCE_CUDA=1), or when torch sees a GPU and a matching toolkit is
+# installed; a GPU without one gets CPU ops and a note saying how to get CUDA ops.
 WANT_CUDA=0
-if [ "${FORCE_CUDA:-0}" = "1" ]; then WANT_CUDA=1
-elif command -v nvcc >/dev/null && "$PY" -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then WANT_CUDA=1; fi
+if [ "${FORCE_CUDA:-0}" = "1" ]; then
+  [ -n "$TORCH_CUDA" ] || die "FORCE_CUDA=1, but torch $TORCH_VERSION is a CPU-only build (torch.version.cuda is None)"
+  WANT_CUDA=1
+elif [ -n "$TORCH_CUDA" ] && [ "$GPU_SEEN" = 1 ]; then
+  if find_system_cuda >/dev/null 2>&1; then WANT_CUDA=1
+  else echo "note: a GPU is visible but no CUDA ${TORCH_CUDA%%.*} compiler is installed: building CPU ops only; FORCE_CUDA=1 installs one into the venv" >&2; fi
+fi
+
 if [ "$WANT_CUDA" = 1 ]; then
-  CUDA_TAG="cu$("$PY" -c 'import torch; print((torch.version.cuda or "none").replace(".", ""))')"
+  if CUDA_HOME=$(find_system_cuda); then NVCC_FROM="system"
+  else
+    step "installing NVIDIA's CUDA $TORCH_CUDA compiler packages into $VENV"
+    CUDA_HOME=$(venv_cuda) || die "no CUDA ${TORCH_CUDA%%.*} compiler: no matching system nvcc, and nvidia-cuda-nvcc==$TORCH_CUDA.* could not be installed into the venv (CUDA >= 13 only); install a CUDA $TORCH_CUDA toolkit or set CUDA_HOME to one"
+    NVCC_FROM="venv"
+  fi
+  export CUDA_HOME PATH="$CUDA_HOME/bin:$PATH"
+  # Data-centre GPUs by default: 8.0 = A100/A30, 9.0 = H100/H200/GH200. Others to add as
+  # needed: 8.6 (A10, A40, RTX 30xx/A6000), 8.9 (L4, L40S, RTX 40xx), 10.0 (B200/GB200),
+  # 12.0 (RTX 50xx, RTX PRO Blackwell); "+PTX" on the last entry adds PTX that newer GPUs
+  # JIT-compile at first use. Each arch compiles the device code of mmcv's 58 .cu files
+  # once more: on 2 cores roi_align_cuda.cu took 58 s for one arch and 82 s for two (40 s of
+  # host code, 20 s per arch), the largest, filtered_lrelu.cu, 470 s for one arch (415 s of
+  # it per arch): README "On a GPU machine".
+  export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-8.0;9.0}"
+  CUDA_TAG="cu${TORCH_CUDA//./}-sm$(echo "$TORCH_CUDA_ARCH_LIST" | tr -d '. ' | tr ';' '_')"
+  # Never a silent mismatch: ask torch's own extension builder, before a long build, whether
+  # it accepts this compiler (it raises on a major-version mismatch and on a host compiler
+  # outside nvcc's supported range).
+  REFUSAL=$("$PY" - <<'PYEOF' 2>/dev/null
+import os
+from torch.utils import cpp_extension as ce
+try:
+    if os.path.realpath(ce.CUDA_HOME or '') != os.path.realpath(os.environ['CUDA_HOME']):
+        raise RuntimeError(f'it found CUDA_HOME={ce.CUDA_HOME}')
+    cxx = os.environ.get('CXX', 'c++')
+    ce._check_cuda_version(cxx, ce.get_compiler_abi_compatibility_and_version(cxx)[1])
+except AttributeError:  # its private helpers moved in a later torch: the build checks again
+    pass
+except (RuntimeError, OSError) as error:
+    message = error.args[0] % error.args[1:] if len(error.args) > 1 else str(error)
+    print(' '.join(message.split()))
+PYEOF
+  )
+  [ -z "$REFUSAL" ] || die "torch's extension builder refuses CUDA_HOME=$CUDA_HOME: $REFUSAL"
+  echo "CUDA ops: nvcc $(nvcc_release "$CUDA_HOME/bin/nvcc") ($NVCC_FROM, CUDA_HOME=$CUDA_HOME), torch CUDA $TORCH_CUDA, archs $TORCH_CUDA_ARCH_LIST"
 else
   CUDA_TAG="cpu"
 fi
 KEY="mmcv-$MMCV_VERSION-torch$TORCH_VERSION-$PY_TAG-$CUDA_TAG"
-WHEEL_DIR="$CACHE_DIR/wheels/$KEY"
+WHEEL_DIR="$WHEEL_CACHE/$KEY"
+if [ "$WANT_CUDA" = 1 ] && [ -z "${MAX_JOBS_SET:-}" ]; then
+  # an nvcc job peaked at 1.3 GiB (roi_align_cuda.cu) and 2.7 GiB (filtered_lrelu.cu, the
+  # largest file): keep 3 GiB of available memory per job
+  MEM_JOBS=$(( $(awk '/MemAvailable/ {print $2}' /proc/meminfo) / (3 * 1024 * 1024) ))
+  [ "$MEM_JOBS" -ge "$MAX_JOBS" ] || MAX_JOBS=$(( MEM_JOBS > 0 ? MEM_JOBS : 1 ))
+fi
+if [ "${INSTALL_DRY_RUN:-0}" = 1 ]; then
+  echo "dry run: mmcv wheel $WHEEL_DIR ($(ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1 && echo cached || echo "would be built, MAX_JOBS=$MAX_JOBS"))"
+  exit 0
+fi
 
 mmcv_ok() {
   "$PY" - <<PYEOF 2>/dev/null
@@ -99,7 +215,7 @@ fi
 
 # ---- the rest ---------------------------------------------------------------------------
 step "installing mmengine, mmdet, mmsegmentation, timm, pycocotools and convnext-dense"
-EXTRAS="${EXTRAS:-tests,bench}"
+EXTRAS="${EXTRAS:-tests,bench,export}"
 "${PIP[@]}" install -q -e "$REPO[$EXTRAS]"
 mmcv_ok || die "mmcv's compiled ops do not import after install (No module named 'mmcv._ext'?); delete $WHEEL_DIR and rerun"
 step "done: activate with 'source ${VENV}/bin/activate'"
