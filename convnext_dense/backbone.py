@@ -68,8 +68,9 @@ class StridedConv2d(nn.Conv2d):
     always pads (by zero rows on multiples): it must serve every size."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        sh, sw = self.stride
-        pad_h, pad_w = -x.shape[-2] % sh, -x.shape[-1] % sw
+        (h, w), (sh, sw) = x.shape[-2:], self.stride
+        # = -h % sh, written so that traced sizes stay multiples (stride * ceil) for torch.export
+        pad_h, pad_w = (h + sh - 1) // sh * sh - h, (w + sw - 1) // sw * sw - w
         if pad_h or pad_w or torch.compiler.is_exporting():
             x = F.pad(x, (0, pad_w, 0, pad_h))
         return super().forward(x)

@@ -27,7 +27,7 @@ def write_checkpoint(config: str, path: str, options=()) -> None:
     """A random model whose classifiers are sharp enough to give distinct scores."""
     import convnext_dense  # noqa: F401
     from mmengine.registry import DefaultScope
-    cfg = Config.fromfile(config)
+    cfg = Config.fromfile(osp.join(REPO, config))
     cfg.merge_from_dict({key: DictAction._parse_iterable(value)
                          for key, value in (o.split('=', 1) for o in options)})
     cfg.model.backbone.init_cfg = None

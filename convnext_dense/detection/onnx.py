@@ -79,8 +79,9 @@ class TwoStageDetectorGraph(nn.Module):
 
     def forward(self, image: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         h, w = image.shape[-2:]
-        divisor = self.detector.data_preprocessor.pad_size_divisor
-        image = F.pad(image, (0, -w % divisor, 0, -h % divisor))
+        d = self.detector.data_preprocessor.pad_size_divisor
+        # -h % d, written so that torch.export sees d * ceil(h / d): simple traced sizes
+        image = F.pad(image, (0, (w + d - 1) // d * d - w, 0, (h + d - 1) // d * d - h))
         feats = self.detector.extract_feat(image)
         proposals = self.proposals(feats, h, w)
         rois = torch.cat([proposals.new_zeros(proposals.shape[0], 1), proposals], dim=1)
@@ -98,8 +99,8 @@ class TwoStageDetectorGraph(nn.Module):
         for level, (cls, reg, priors) in enumerate(zip(cls_scores, bbox_preds, anchors)):
             score = cls[0].permute(1, 2, 0).reshape(-1).sigmoid()
             score, top = score.topk(torch.sym_min(cfg.nms_pre, score.shape[0]))
-            delta = reg[0].permute(1, 2, 0).reshape(-1, 4)[top]
-            boxes.append(decode_boxes(priors[top], delta, head.bbox_coder, h, w))
+            delta = reg[0].permute(1, 2, 0).reshape(-1, 4).index_select(0, top)
+            boxes.append(decode_boxes(priors.index_select(0, top), delta, head.bbox_coder, h, w))
             scores.append(score)
             levels.append(torch.full_like(top, level))
         boxes, scores, levels = torch.cat(boxes), torch.cat(scores), torch.cat(levels)
