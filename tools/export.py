@@ -70,17 +70,26 @@ def build_graph(cfg, checkpoint: str):
     return Graph(model.eval()), task, outputs
 
 
+def by_geometry(outputs):
+    """Detections ordered by label, then box corners (to 0.01 px)."""
+    dets, labels, masks = outputs
+    order = np.lexsort([np.round(dets[:, i], 2) for i in (3, 2, 1, 0)] + [labels])
+    return dets[order], labels[order], masks[order]
+
+
 def compare(graph, model_file: OnnxModelFile, size: tuple) -> str:
     """onnxruntime against PyTorch on one random image: the largest output difference."""
     image = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = graph(image)
-    expected = expected if isinstance(expected, tuple) else (expected,)
+    expected = [e.numpy() for e in (expected if isinstance(expected, tuple) else (expected,))]
     got = model_file.run(image)
+    if len(got) == 3:  # detections: equal scores may come in either order, so sort both
+        expected, got = by_geometry(expected), by_geometry(got)
     if any(e.shape != g.shape for e, g in zip(expected, got)):
         return (f'{size[0]}x{size[1]}: output shapes differ (PyTorch '
                 f'{[tuple(e.shape) for e in expected]}, onnxruntime {[g.shape for g in got]})')
-    diff = max((np.abs(e.numpy().astype(np.float64) - g).max() if e.numel() else 0.0)
+    diff = max((np.abs(e.astype(np.float64) - g).max() if e.size else 0.0)
                for e, g in zip(expected, got))
     return f'{size[0]}x{size[1]}: outputs {[tuple(g.shape) for g in got]}, largest difference {diff:.2g}'
 
