@@ -5,6 +5,7 @@ Needs the ``export`` extra (onnx, onnxscript, onnxruntime), which tools/install.
 """
 import json
 import os.path as osp
+import re
 import sys
 from typing import Dict, List, Sequence
 
@@ -67,9 +68,12 @@ def untranslated_node(exc: BaseException, program) -> str:
     """The op the ONNX translation stopped at and the module it belongs to."""
     message = str(exc)
     for node in program.graph.nodes:
-        if node.op == 'call_function' and str(node.target).split('.')[0] in message:
-            stack = list(node.meta.get('nn_module_stack', {}).values())
-            module = f'{stack[-1][0]} ({stack[-1][1].__name__})' if stack else 'the model'
+        parts = str(node.target).split('.')  # e.g. aten.grid_sampler_2d.default
+        if node.op == 'call_function' and len(parts) > 1 and \
+                re.search(rf'\b{re.escape(parts[1])}\b', message):
+            path, kind = (list(node.meta.get('nn_module_stack', {}).values()) or [('', '')])[-1]
+            kind = getattr(kind, '__name__', str(kind)).rsplit('.', 1)[-1]
+            module = f'{path} ({kind})' if path else 'the model'
             return f'op {node.target} in {module}'
     return 'an op'
 

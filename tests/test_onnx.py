@@ -200,3 +200,20 @@ def test_onnx_file_that_does_not_fit_the_config_is_refused(det_files, tmp_path, 
                'classes': r'predicts 5 classes \(circle.*but the config.s dataset has 5 \(a, b',
                'not_onnx': 'is not an ONNX model onnxruntime can load'}[case]
     one_line_error(result, pattern)
+
+
+def test_translation_failure_names_the_op_and_its_module():
+    from convnext_dense.onnx import untranslated_node
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Conv2d(3, 3, 1)
+
+        def forward(self, x):
+            return self.head(x).sigmoid()
+
+    program = torch.export.export(Model(), (torch.randn(1, 3, 4, 4),))
+    assert untranslated_node(RuntimeError('no ONNX function for aten::conv2d'), program) == \
+        'op aten.conv2d.default in head (Conv2d)'
+    assert untranslated_node(RuntimeError('unrelated'), program) == 'an op'
