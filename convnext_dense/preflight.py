@@ -15,7 +15,7 @@ from mmengine.registry import DATASETS
 
 from .checkpoint import CheckpointError, load_checkpoint_file
 from .checkpoint_layouts import unwrap_state_dict
-from .cli import expected_paths, split_datasets
+from .cli import expected_paths, leaf_datasets, split_datasets
 from .errors import DataError, DatasetNotFoundError, UserError
 
 # parts of a model config that are settings, not sub-modules with weights
@@ -70,6 +70,11 @@ def declared_classes(cfg: Config, dataset: dict) -> Tuple[str, ...]:
     with DATASETS.switch_scope_and_registry(cfg.get('default_scope')) as registry:
         dataset_type = registry.get(dataset['type'])
     return tuple(getattr(dataset_type, 'METAINFO', {}).get('classes', ()))
+
+
+def test_classes(cfg: Config) -> Tuple[str, ...]:
+    """The classes of the config's test dataset (what an exported model must predict)."""
+    return declared_classes(cfg, next(leaf_datasets(cfg.test_dataloader.dataset)))
 
 
 def check_classes(cfg: Config, datasets: Sequence[Tuple[str, dict]]) -> None:

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from mmengine.runner import load_checkpoint
 
-from convnext_dense.cli import add_common_args, leaf_datasets, load_config, user_errors
+from convnext_dense.cli import add_common_args, load_config, user_errors
 from convnext_dense.errors import UserError
 from convnext_dense.onnx import OnnxModelFile, export_onnx, model_metadata
-from convnext_dense.preflight import check_checkpoint_parts, declared_classes
+from convnext_dense.preflight import check_checkpoint_parts, test_classes
 
 
 def parse_args():
@@ -105,7 +105,7 @@ def main():
             raise UserError(f'{args.out}: name the output file *.onnx')
         check_checkpoint_parts(cfg.model, args.checkpoint)
         graph, task, outputs = build_graph(cfg, args.checkpoint)
-        classes = declared_classes(cfg, next(leaf_datasets(cfg.test_dataloader.dataset)))
+        classes = test_classes(cfg)
         size = tuple(args.shape or test_size(cfg))
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         export_onnx(graph, torch.randn(1, 3, *size), args.out, model_metadata(cfg, task, classes),

@@ -29,7 +29,7 @@ from convnext_dense.amp import cpu_autocast_dtype
 from convnext_dense.cli import leaf_datasets, read_config, user_errors
 from convnext_dense.errors import UserError, one_line
 from convnext_dense.onnx import onnx_model_config
-from convnext_dense.preflight import check_checkpoint_parts, declared_classes
+from convnext_dense.preflight import check_checkpoint_parts, test_classes
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -75,7 +75,7 @@ def inferencer_model(config: str, checkpoint: str):
         return dict(model=config, weights=checkpoint), None
     cfg = read_config(config)
     dataset = next(leaf_datasets(cfg.test_dataloader.dataset))
-    classes = declared_classes(cfg, dataset)
+    classes = test_classes(cfg)
     cfg.model = onnx_model_config(cfg, checkpoint, classes)
     with DATASETS.switch_scope_and_registry(cfg.get('default_scope')) as registry:
         palette = (dataset.get('metainfo') or {}).get('palette') or \

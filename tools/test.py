@@ -18,11 +18,10 @@ from mmengine.device import get_device
 from mmengine.runner import Runner
 
 from convnext_dense.amp import cpu_autocast_dtype
-from convnext_dense.cli import (add_common_args, leaf_datasets, load_config,
-                                setup_cpu_distributed, user_errors)
+from convnext_dense.cli import add_common_args, load_config, setup_cpu_distributed, user_errors
 from convnext_dense.errors import UserError
 from convnext_dense.onnx import onnx_model_config
-from convnext_dense.preflight import check_checkpoint_parts, check_config, declared_classes
+from convnext_dense.preflight import check_checkpoint_parts, check_config, test_classes
 
 
 def parse_args():
@@ -82,7 +81,7 @@ def use_tta(cfg) -> None:
 def use_onnx(cfg, path: str, args) -> None:
     if args.tta or args.amp:
         raise UserError('--tta and --amp apply to checkpoints; an .onnx file runs as exported')
-    classes = declared_classes(cfg, next(leaf_datasets(cfg.test_dataloader.dataset)))
+    classes = test_classes(cfg)
     cfg.model = onnx_model_config(cfg, path, classes)
 
 
