@@ -69,18 +69,29 @@ nvcc_release() {  # "13.0" from `nvcc --version`, empty if it does not run
 # A system CUDA toolkit whose major version is torch's: torch's extension builder refuses
 # any other major (and a 12.x nvcc beside torch's CUDA 13 is the usual case). Candidates in
 # the order torch itself looks (CUDA_HOME, CUDA_PATH, nvcc on PATH, /usr/local/cuda), then
-# versioned installs; a root counts only with bin/nvcc and include/cuda_runtime.h (a wrapper
-# script such as /usr/local/bin/nvcc does not make /usr/local a CUDA root).
+# versioned installs; a root counts only with bin/nvcc and the headers torch's own CUDA headers
+# include (a wrapper script such as /usr/local/bin/nvcc does not make /usr/local a CUDA root).
+TORCH_CUDA_HEADERS="cuda_runtime.h cublas_v2.h cusparse.h cusolverDn.h"
+missing_headers() {  # those of TORCH_CUDA_HEADERS not in $1/include
+  local h; for h in $TORCH_CUDA_HEADERS; do [ -f "$1/include/$h" ] || printf '%s ' "$h"; done
+}
 find_system_cuda() {
-  local nvcc_on_path cand rel
+  local nvcc_on_path cand rel missing
   nvcc_on_path=$(command -v nvcc || true)
   for cand in "${CUDA_HOME:-}" "${CUDA_PATH:-}" \
               ${nvcc_on_path:+"$(dirname "$(dirname "$(readlink -f "$nvcc_on_path")")")"} \
               /usr/local/cuda /usr/local/cuda-"${TORCH_CUDA%%.*}".*; do
-    [ -x "$cand/bin/nvcc" ] && [ -f "$cand/include/cuda_runtime.h" ] || continue
+    [ -x "$cand/bin/nvcc" ] || continue
     rel=$(nvcc_release "$cand/bin/nvcc")
-    if [ -n "$rel" ] && [ "${rel%%.*}" = "${TORCH_CUDA%%.*}" ]; then echo "$cand"; return 0; fi
-    echo "note: $cand/bin/nvcc is CUDA ${rel:-?}, torch $TORCH_VERSION needs CUDA ${TORCH_CUDA%%.*}.x: not used" >&2
+    if [ -z "$rel" ] || [ "${rel%%.*}" != "${TORCH_CUDA%%.*}" ]; then
+      echo "note: $cand/bin/nvcc is CUDA ${rel:-?}, torch $TORCH_VERSION needs CUDA ${TORCH_CUDA%%.*}.x: not used" >&2
+      continue
+    fi
+    # a compiler-only toolkit (no cuBLAS/cuSPARSE/cuSOLVER development headers) fails on the
+    # first file that includes ATen/cuda/CUDAContext.h, minutes into the build
+    missing=$(missing_headers "$cand")
+    if [ -z "$missing" ]; then echo "$cand"; return 0; fi
+    echo "note: $cand (CUDA $rel) lacks ${missing% } (torch's CUDA headers include them): not used" >&2
   done
   return 1
 }
@@ -98,7 +109,7 @@ venv_cuda() {
     || return 1
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   nv="$site/nvidia/cu${TORCH_CUDA%%.*}"
-  [ -x "$nv/bin/nvcc" ] || return 1
+  [ -x "$nv/bin/nvcc" ] && [ -z "$(missing_headers "$nv")" ] || return 1  # headers: torch's deps
   home="$VENV/cuda-$TORCH_CUDA"
   rm -rf "$home" && mkdir -p "$home/lib64"
   for f in bin include nvvm; do ln -s "$(realpath --relative-to="$home" "$nv/$f")" "$home/$f"; done
@@ -122,7 +133,7 @@ if [ "$WANT_CUDA" = 1 ]; then
   if CUDA_HOME=$(find_system_cuda); then NVCC_FROM="system"
   else
     step "installing NVIDIA's CUDA $TORCH_CUDA compiler packages into $VENV"
-    CUDA_HOME=$(venv_cuda) || die "no CUDA ${TORCH_CUDA%%.*} compiler: no matching system nvcc, and nvidia-cuda-nvcc==$TORCH_CUDA.* could not be installed into the venv (CUDA >= 13 only); install a CUDA $TORCH_CUDA toolkit or set CUDA_HOME to one"
+    CUDA_HOME=$(venv_cuda) || die "no CUDA ${TORCH_CUDA%%.*} compiler: no system toolkit with nvcc ${TORCH_CUDA%%.*}.x and $TORCH_CUDA_HEADERS, and nvidia-cuda-nvcc==$TORCH_CUDA.* could not be installed into the venv beside torch's nvidia-* packages (CUDA >= 13 only); install a full CUDA $TORCH_CUDA toolkit or set CUDA_HOME to one"
     NVCC_FROM="venv"
   fi
   export CUDA_HOME PATH="$CUDA_HOME/bin:$PATH"
@@ -183,7 +194,7 @@ if mmcv_ok && [ "$WANT_CUDA" = 0 ]; then
   step "mmcv $MMCV_VERSION with compiled ops already installed"
 else
   if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
-    step "building mmcv $MMCV_VERSION ($CUDA_TAG ops) from source; takes about 12 minutes on 2 cores, once"
+    step "building mmcv $MMCV_VERSION ($CUDA_TAG ops) from source, once: CPU ops take about 12 minutes on 2 cores, CUDA ops for two archs over an hour"
     command -v gcc >/dev/null && command -v g++ >/dev/null \
       || die "no C/C++ compiler found; install one (Debian/Ubuntu: apt-get install build-essential)"
     INC=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
