@@ -69,19 +69,22 @@ nvcc_release() {  # "13.0" from `nvcc --version`, empty if it does not run
 # A system CUDA toolkit whose major version is torch's: torch's extension builder refuses
 # any other major (and a 12.x nvcc beside torch's CUDA 13 is the usual case). Candidates in
 # the order torch itself looks (CUDA_HOME, CUDA_PATH, nvcc on PATH, /usr/local/cuda), then
-# versioned installs; a root counts only with bin/nvcc and the headers torch's own CUDA headers
-# include (a wrapper script such as /usr/local/bin/nvcc does not make /usr/local a CUDA root).
+# versioned installs; a root counts only with bin/nvcc and include/cuda_runtime.h (a wrapper
+# script such as /usr/local/bin/nvcc does not make /usr/local a CUDA root), and is used only
+# with the headers torch's own CUDA headers include.
 TORCH_CUDA_HEADERS="cuda_runtime.h cublas_v2.h cusparse.h cusolverDn.h"
 missing_headers() {  # those of TORCH_CUDA_HEADERS not in $1/include
   local h; for h in $TORCH_CUDA_HEADERS; do [ -f "$1/include/$h" ] || printf '%s ' "$h"; done
 }
 find_system_cuda() {
-  local nvcc_on_path cand rel missing
+  local nvcc_on_path cand rel missing seen=" "
   nvcc_on_path=$(command -v nvcc || true)
   for cand in "${CUDA_HOME:-}" "${CUDA_PATH:-}" \
               ${nvcc_on_path:+"$(dirname "$(dirname "$(readlink -f "$nvcc_on_path")")")"} \
               /usr/local/cuda /usr/local/cuda-"${TORCH_CUDA%%.*}".*; do
-    [ -x "$cand/bin/nvcc" ] || continue
+    [ -x "$cand/bin/nvcc" ] && [ -f "$cand/include/cuda_runtime.h" ] || continue
+    case "$seen" in *" $(readlink -f "$cand") "*) continue ;; esac  # cuda -> cuda-13.0
+    seen="$seen$(readlink -f "$cand") "
     rel=$(nvcc_release "$cand/bin/nvcc")
     if [ -z "$rel" ] || [ "${rel%%.*}" != "${TORCH_CUDA%%.*}" ]; then
       echo "note: $cand/bin/nvcc is CUDA ${rel:-?}, torch $TORCH_VERSION needs CUDA ${TORCH_CUDA%%.*}.x: not used" >&2
