@@ -11,6 +11,7 @@ import pickle
 import re
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -154,6 +155,18 @@ def test_segmentor_onnx_matches_checkpoint_in_miou_with_slide_inference(tmp_path
     exported = evaluate(SEG_DEMO, tmp_path / 'seg.onnx', data, tmp_path / 'onnx')
     assert ours['mIoU'] > 99, ours
     assert abs(exported['mIoU'] - ours['mIoU']) <= 0.2, (ours, exported)
+    # tools/infer.py: the .onnx file draws and writes the label maps the checkpoint does
+    images = data / 'images' / 'validation'
+    for model_file in ('seg.pth', 'seg.onnx'):
+        result = run_tool('tools/infer.py', SEG_DEMO, tmp_path / model_file, images,
+                          '--out-dir', tmp_path / f'infer_{model_file}')
+        assert result.returncode == 0, result.stderr[-3000:]
+    for image in images.iterdir():
+        name = image.with_suffix('.png').name
+        assert (tmp_path / 'infer_seg.onnx' / 'vis' / image.name).is_file()
+        label_maps = [cv2.imread(str(tmp_path / f'infer_{m}' / 'preds' / name), 0)
+                      for m in ('seg.pth', 'seg.onnx')]
+        assert (label_maps[0] == label_maps[1]).mean() > 0.999, name
 
 
 def test_adaptive_pool_by_shape_equals_adaptive_avg_pool():

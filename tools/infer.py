@@ -49,10 +49,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def device_type(device: str) -> str:
-    return torch.device(device).type
-
-
 def collect_images(spec: str) -> list:
     """An image file, a folder (its images, sorted, not recursive) or a glob pattern."""
     if osp.isfile(spec):
@@ -149,8 +145,9 @@ def main():
         if not osp.isfile(args.checkpoint):
             raise UserError(f'checkpoint {args.checkpoint} does not exist; pass a .pth written '
                             'by tools/train.py (or a released model)')
+        device = torch.device(args.device).type
         if args.checkpoint.endswith('.onnx'):
-            if args.amp or device_type(args.device) != 'cpu':
+            if args.amp or device != 'cpu':
                 raise UserError('an .onnx file runs on onnxruntime\'s CPU provider as exported: '
                                 'drop --amp and --device')
         else:
@@ -165,7 +162,6 @@ def main():
             raise UserError(f'{args.config} has default_scope={scope!r}; tools/infer.py runs '
                             'mmdet and mmseg configs')
         # --amp: fp16 on a GPU (autocast's default), on a CPU what training would use
-        device = device_type(args.device)
         dtype = cpu_autocast_dtype() if args.amp and device == 'cpu' else None
         amp = torch.autocast(device, dtype, enabled=args.amp and dtype != torch.float32)
     done, failed = 0, []

@@ -197,7 +197,7 @@ if mmcv_ok && [ "$WANT_CUDA" = 0 ]; then
   step "mmcv $MMCV_VERSION with compiled ops already installed"
 else
   if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
-    step "building mmcv $MMCV_VERSION ($CUDA_TAG ops) from source, once: CPU ops take about 12 minutes on 2 cores, CUDA ops for two archs over an hour"
+    step "building mmcv $MMCV_VERSION ($CUDA_TAG ops) from source, once: CPU ops take about 12 minutes on 2 cores, CUDA ops for two archs about 90 minutes"
     command -v gcc >/dev/null && command -v g++ >/dev/null \
       || die "no C/C++ compiler found; install one (Debian/Ubuntu: apt-get install build-essential)"
     INC=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
