@@ -166,6 +166,7 @@ def test_segmentor_onnx_matches_checkpoint_in_miou_with_slide_inference(tmp_path
         assert (tmp_path / 'infer_seg.onnx' / 'vis' / image.name).is_file()
         label_maps = [cv2.imread(str(tmp_path / f'infer_{m}' / 'preds' / name), 0)
                       for m in ('seg.pth', 'seg.onnx')]
+        assert all(m is not None for m in label_maps), f'{name}: a label map was not written'
         assert (label_maps[0] == label_maps[1]).mean() > 0.999, name
 
 
