@@ -6,6 +6,7 @@
 _base_ = [
     'mmdet::convnext/cascade-mask-rcnn_convnext-t-p4-w7_fpn_4conv1fc-giou_amp-ms-crop-3x_coco.py',
     './_base_/coco_instance_tta.py',
+    './_base_/convnext_dense_runtime.py',
 ]
 custom_imports = dict(imports=['convnext_dense', 'convnext_dense.detection'],
                       allow_failed_imports=False)
@@ -30,7 +31,7 @@ param_scheduler = [
 
 # AdamW lr 2e-4, wd 0.05, layer-wise lr decay 0.7 over 6 layers
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    type='convnext_dense.AmpOptimWrapper',
     constructor='convnext_dense.LayerDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.7, decay_type='layer_wise', num_layers=6),
     optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.05))
@@ -38,7 +39,7 @@ optim_wrapper = dict(
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
 # mmdet's CocoDataset, plus one-line errors for a malformed annotation file, missing images
-# and images that cannot be decoded (convnext_dense/datasets/coco.py)
+# and images that cannot be decoded (convnext_dense/detection/datasets.py)
 train_dataloader = dict(dataset=dict(type='convnext_dense.CocoDataset'))
 val_dataloader = dict(dataset=dict(type='convnext_dense.CocoDataset'))
 test_dataloader = dict(dataset=dict(type='convnext_dense.CocoDataset'))

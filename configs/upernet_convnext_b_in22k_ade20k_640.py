@@ -6,6 +6,7 @@ _base_ = [
     'mmseg::_base_/datasets/ade20k_640x640.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
+    './_base_/convnext_dense_runtime.py',
 ]
 # replaces the base's mmpretrain import: the backbone is this project's
 custom_imports = dict(
@@ -34,7 +35,7 @@ model = dict(
 
 optim_wrapper = dict(
     _delete_=True,
-    type='AmpOptimWrapper',  # on a CPU: bf16 where it has native bf16, else fp32
+    type='convnext_dense.AmpOptimWrapper',  # on a CPU: bf16 where it has native bf16, else fp32
     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     constructor='convnext_dense.LayerDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=12),

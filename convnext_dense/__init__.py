@@ -1,20 +1,22 @@
 """convnext-dense: ConvNeXt and ConvNeXt-V2 for dense prediction on OpenMMLab 2.0.
 
 ``import convnext_dense`` (or ``custom_imports=dict(imports=['convnext_dense'])`` in a
-config) registers the backbone ``convnext_dense.ConvNeXt``, the optimizer constructor
-``convnext_dense.LayerDecayOptimizerConstructor`` and the hooks, and makes checkpoint
-loading safe under torch >= 2.6. mmdet-only and mmseg-only pieces live in
-``convnext_dense.detection`` and ``convnext_dense.segmentation``; the CPU demo's data and
-pretraining in ``convnext_dense.demo``.
+config) registers this package's modules in its own registry scope and changes nothing else:
+the backbone ``convnext_dense.ConvNeXt``, the optimizer constructor
+``convnext_dense.LayerDecayOptimizerConstructor``, the CPU mixed-precision wrapper
+``convnext_dense.AmpOptimWrapper``, the hooks and ``convnext_dense.Runner``. Configs switch
+them on (``configs/_base_/convnext_dense_runtime.py``). mmdet-only and mmseg-only pieces live
+in ``convnext_dense.detection`` and ``convnext_dense.segmentation``.
 """
-from . import amp  # noqa: F401  (type='AmpOptimWrapper' autocasts on a CPU too)
-from . import checkpoint  # noqa: F401  (routes MMEngine's checkpoint loading through it)
-from .backbone import ARCH_SETTINGS, ConvNeXt
+from .amp import AmpOptimWrapper
+from .archs import ARCH_SETTINGS
+from .backbone import ConvNeXt
 from .checkpoint_layouts import convert_to_official, detect_layout, load_pretrained
 from .hooks import CheckFiniteLossHook, ProgressBarHook, RngStateHook
 from .layer_decay import LayerDecayOptimizerConstructor
+from .runner import Runner
 
-__all__ = ['ARCH_SETTINGS', 'CheckFiniteLossHook', 'ConvNeXt', 'LayerDecayOptimizerConstructor',
-           'ProgressBarHook', 'RngStateHook', 'convert_to_official', 'detect_layout',
-           'load_pretrained']
-__version__ = '0.2.0'
+__all__ = ['ARCH_SETTINGS', 'AmpOptimWrapper', 'CheckFiniteLossHook', 'ConvNeXt',
+           'LayerDecayOptimizerConstructor', 'ProgressBarHook', 'RngStateHook', 'Runner',
+           'convert_to_official', 'detect_layout', 'load_pretrained']
+__version__ = '0.3.0'

@@ -1,22 +1,23 @@
-"""Mixed precision without a GPU: MMEngine's ``AmpOptimWrapper`` under ``torch.autocast('cpu')``,
-with what in mmcv and mmdet needs fp32 kept in fp32. The recipes' ``type='AmpOptimWrapper'``
-reaches this subclass through a ``force=True`` entry in MMEngine's root registry: mmdet's and
-mmseg's scopes fall back to the root, never to a sibling scope such as ours; on a GPU the
-subclass is MMEngine's class unchanged."""
+"""Mixed precision without a GPU: ``convnext_dense.AmpOptimWrapper`` is MMEngine's
+``AmpOptimWrapper`` under ``torch.autocast('cpu')`` (on a GPU, MMEngine's class unchanged).
+
+The recipes name it. What in mmcv and mmdet needs fp32 runs in fp32 only inside
+:func:`fp32_islands`, which the wrapper enters around each training forward and
+``convnext_dense.Runner`` around testing; importing this module changes nothing.
+"""
 import functools
+import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterator, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmcv.ops import RoIAlign
-from mmcv.ops.nms import NMSop, SoftNMSop
-from mmengine import registry as mmengine
 from mmengine.device import get_device
 from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper as MMEngineAmpOptimWrapper
 from mmengine.optim import OptimWrapper
 
+from .errors import UserError
 from .registry import OPTIM_WRAPPERS
 
 
@@ -27,53 +28,82 @@ def _fp32(value: Any) -> Any:
 
 
 def _fp32_inside_cpu_autocast(function: Callable) -> Callable:
-    """Inside CPU autocast, ``function(first, *args)`` runs without it, its floating tensors
-    (also in lists) contiguous fp32: torch.amp.custom_fwd's cast, which breaks ConfigDicts."""
+    """Inside CPU autocast, ``function`` runs without it, its floating tensors (also in lists)
+    contiguous fp32: torch.amp.custom_fwd's cast, which breaks ConfigDicts."""
     @functools.wraps(function)
-    def fp32_function(first: Any, *args, **kwargs) -> Any:
+    def fp32_function(*args, **kwargs) -> Any:
         if not torch.is_autocast_enabled('cpu'):
-            return function(first, *args, **kwargs)
+            return function(*args, **kwargs)
         with torch.autocast('cpu', enabled=False):
-            return function(first, *_fp32(args), **{k: _fp32(v) for k, v in kwargs.items()})
+            return function(*_fp32(args), **{k: _fp32(v) for k, v in kwargs.items()})
     return fp32_function
 
 
-# mmcv's CPU RoIAlign has fp32/fp64/fp16 kernels only and reads raw NCHW memory (mmcv#2203:
-# channels-last input is misread); its NMS reads fp32 memory
-RoIAlign.forward = _fp32_inside_cpu_autocast(RoIAlign.forward)
-for _op in (NMSop, SoftNMSop):
-    _op.forward = staticmethod(_fp32_inside_cpu_autocast(_op.forward))
+def _fp32_methods() -> List[Tuple[type, str]]:
+    """What runs in fp32 under CPU autocast, of the libraries this process has imported.
+
+    mmcv's CPU RoIAlign has fp32/fp64/fp16 kernels only and reads raw NCHW memory (mmcv#2203:
+    channels-last input is misread); its NMS reads fp32 memory. mmdet 3 makes anchors and
+    boxes in its heads' output dtype (bf16: 8-pixel steps at 1216 px) and RoIs in the
+    features': fp32 there, as mmdet 2's force_fp32 did.
+    """
+    methods = []
+    if 'mmcv.ops' in sys.modules:
+        from mmcv.ops import RoIAlign
+        from mmcv.ops.nms import NMSop, SoftNMSop
+        methods += [(RoIAlign, 'forward'), (NMSop, 'forward'), (SoftNMSop, 'forward')]
+    if 'mmdet.models' in sys.modules:
+        from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+        from mmdet.models.roi_heads import BBoxHead, SingleRoIExtractor
+        methods += [(BaseDenseHead, 'predict_by_feat'), (BBoxHead, 'predict_by_feat'),
+                    (SingleRoIExtractor, 'forward')]
+    return methods
 
 
-@functools.lru_cache(maxsize=None)
-def _fp32_box_postprocessing() -> None:
-    """mmdet 3 makes anchors and boxes in its heads' output dtype (bf16: 8-pixel steps at 1216
-    px) and RoIs in the features': under CPU autocast in fp32, as mmdet 2's force_fp32 did."""
-    from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
-    from mmdet.models.roi_heads import BBoxHead, SingleRoIExtractor
-    for cls, name in ((BaseDenseHead, 'predict_by_feat'), (BBoxHead, 'predict_by_feat'),
-                      (SingleRoIExtractor, 'forward')):
-        setattr(cls, name, _fp32_inside_cpu_autocast(getattr(cls, name)))
+@contextmanager
+def fp32_islands() -> Iterator[None]:
+    """Inside: mmcv's RoIAlign and NMS and mmdet's box post-processing and RoI extraction run
+    in fp32 whenever CPU autocast is on. On exit the classes are as they were."""
+    originals = [(owner, name, owner.__dict__[name]) for owner, name in _fp32_methods()]
+    for owner, name, original in originals:
+        function = original.__func__ if isinstance(original, staticmethod) else original
+        wrapped = _fp32_inside_cpu_autocast(function)
+        setattr(owner, name, staticmethod(wrapped) if isinstance(original, staticmethod)
+                else wrapped)
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(originals):
+            setattr(owner, name, original)
 
 
-@functools.lru_cache(maxsize=None)
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16, AMX, Arm BF16); elsewhere bf16
+    is emulated, up to 50x slower than fp32."""
+    capabilities = torch.cpu.get_capabilities()
+    return torch.backends.mkldnn.is_available() and any(
+        capabilities.get(flag) for flag in ('avx512_bf16', 'amx_bf16', 'bf16'))
+
+
 def cpu_autocast_dtype(dtype: Optional[Union[str, torch.dtype]] = None) -> torch.dtype:
-    """``dtype``, else bf16 where the CPU has bf16 instructions (AVX512-BF16, AMX, Arm BF16)
-    and fp32 elsewhere (bf16 is emulated there, up to 50x slower); keeps mmdet's boxes fp32."""
-    _fp32_box_postprocessing()
-    if dtype is not None:
-        return getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    native = torch.backends.mkldnn.is_available() and any(
-        torch.cpu.get_capabilities().get(flag) for flag in ('avx512_bf16', 'amx_bf16', 'bf16'))
-    print_log('mixed precision on this CPU: bfloat16' if native else 'mixed precision: this CPU '
-              'has no bf16 instructions, so it runs in float32', logger='current')
-    return torch.bfloat16 if native else torch.float32
+    """``dtype``, else bf16 where the CPU has native bf16 and fp32 elsewhere. fp16 is refused
+    on a CPU without AMX-FP16: its training step runs 8-20x slower than fp32 there
+    (benchmarks/amp_cpu.md)."""
+    if dtype is None:
+        return torch.bfloat16 if native_bf16() else torch.float32
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    if dtype == torch.float16 and not torch.cpu.get_capabilities().get('amx_fp16'):
+        raise UserError("fp16 autocast on this CPU (no AMX-FP16) runs 8-20x slower than fp32; "
+                        "use optim_wrapper.dtype='bfloat16' (native on AVX512-BF16/AMX CPUs) "
+                        'or leave dtype unset for the fastest precision of this CPU')
+    return dtype
 
 
 @OPTIM_WRAPPERS.register_module()
 class AmpOptimWrapper(MMEngineAmpOptimWrapper):
-    """MMEngine's; without an accelerator, CPU autocast to :func:`cpu_autocast_dtype` and for
-    fp16 a CPU GradScaler set by ``loss_scale`` as MMEngine's (saved in checkpoints)."""
+    """MMEngine's; without an accelerator, CPU autocast to :func:`cpu_autocast_dtype` (fp32
+    means no autocast) and for fp16 a CPU GradScaler set by ``loss_scale`` as MMEngine's
+    (saved in checkpoints)."""
 
     def __init__(self, loss_scale: Union[str, float, dict] = 'dynamic',
                  dtype: Optional[Union[str, torch.dtype]] = None, **kwargs):
@@ -83,6 +113,9 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
             return
         OptimWrapper.__init__(self, **kwargs)  # MMEngine's asserts an accelerator
         self.cast_dtype = cpu_autocast_dtype(dtype)
+        print_log(f'mixed precision on this CPU: {str(self.cast_dtype)[6:]}' + (
+            ' (no native bf16 here)' if dtype is None and self.cast_dtype == torch.float32
+            else ''), logger='current')
         self._scale_update_param = loss_scale if isinstance(loss_scale, float) else None
         scaler_args = loss_scale if isinstance(loss_scale, dict) else (
             {} if loss_scale == 'dynamic' else dict(init_scale=loss_scale))
@@ -96,10 +129,7 @@ class AmpOptimWrapper(MMEngineAmpOptimWrapper):
             with super().optim_context(model):
                 yield
             return
-        # MMEngine's autocast() refuses fp16 on a CPU; fp32 means no autocast
-        with OptimWrapper.optim_context(self, model), torch.autocast(
+        # MMEngine's autocast() refuses fp16 on a CPU
+        with OptimWrapper.optim_context(self, model), fp32_islands(), torch.autocast(
                 'cpu', dtype=self.cast_dtype, enabled=self.cast_dtype != torch.float32):
             yield
-
-
-mmengine.OPTIM_WRAPPERS.register_module('AmpOptimWrapper', force=True, module=AmpOptimWrapper)

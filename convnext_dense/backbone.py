@@ -7,7 +7,7 @@ Module tree and parameter names follow the official detection backbone
 the names as they are; other layouts are mapped by :mod:`convnext_dense.checkpoint_layouts`.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -16,49 +16,12 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from timm.layers import DropPath, LayerNorm2d, trunc_normal_
 
+from .archs import arch_name, resolve_arch
+from .errors import ConfigError
+from .checkpoint_layouts import load_pretrained
 from .registry import MODELS
 
-# name: (depths, dims). tiny..xlarge are the paper's; atto..nano and huge come from V2.
-ARCH_SETTINGS: Dict[str, Tuple[Tuple[int, ...], Tuple[int, ...]]] = {
-    'atto': ((2, 2, 6, 2), (40, 80, 160, 320)),
-    'femto': ((2, 2, 6, 2), (48, 96, 192, 384)),
-    'pico': ((2, 2, 6, 2), (64, 128, 256, 512)),
-    'nano': ((2, 2, 8, 2), (80, 160, 320, 640)),
-    'tiny': ((3, 3, 9, 3), (96, 192, 384, 768)),
-    'small': ((3, 3, 27, 3), (96, 192, 384, 768)),
-    'base': ((3, 3, 27, 3), (128, 256, 512, 1024)),
-    'large': ((3, 3, 27, 3), (192, 384, 768, 1536)),
-    'xlarge': ((3, 3, 27, 3), (256, 512, 1024, 2048)),
-    'huge': ((3, 3, 27, 3), (352, 704, 1408, 2816)),
-}
-ARCH_ALIASES = {'a': 'atto', 'f': 'femto', 'p': 'pico', 'n': 'nano', 't': 'tiny',
-                's': 'small', 'b': 'base', 'l': 'large', 'xl': 'xlarge', 'h': 'huge'}
 LN_EPS = 1e-6
-
-
-def resolve_arch(arch: Union[str, dict]) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
-    """``(depths, dims)`` for an arch name or an explicit ``dict(depths, dims)``."""
-    if isinstance(arch, str):
-        name = ARCH_ALIASES.get(arch.lower(), arch.lower())
-        if name not in ARCH_SETTINGS:
-            raise ValueError(f'unknown ConvNeXt arch {arch!r}; choose one of '
-                             f'{", ".join(ARCH_SETTINGS)} or pass dict(depths=[...], dims=[...])')
-        return ARCH_SETTINGS[name]
-    if isinstance(arch, dict):
-        dims = arch.get('dims', arch.get('channels'))
-        depths = arch.get('depths')
-        if depths is None or dims is None or len(depths) != 4 or len(dims) != 4:
-            raise ValueError(f'a custom ConvNeXt arch needs 4 depths and 4 dims, got {arch!r}')
-        return tuple(int(d) for d in depths), tuple(int(c) for c in dims)
-    raise TypeError(f'arch must be a name or dict(depths=..., dims=...), got {type(arch).__name__}')
-
-
-def arch_name(depths: Sequence[int], dims: Sequence[int]) -> str:
-    """The table name of ``(depths, dims)``, or a readable description of a custom one."""
-    for name, (d, c) in ARCH_SETTINGS.items():
-        if tuple(d) == tuple(depths) and tuple(c) == tuple(dims):
-            return name
-    return f'custom(depths={list(depths)}, dims={list(dims)})'
 
 
 class StridedConv2d(nn.Conv2d):
@@ -170,7 +133,7 @@ class ConvNeXt(BaseModule):
         self.use_grn = use_grn
         self.out_indices = self._check_out_indices(out_indices)
         if not -1 <= frozen_stages <= 4:
-            raise ValueError(f'frozen_stages must be in -1..4 (-1: nothing, 0: stem, k: stem and '
+            raise ConfigError(f'frozen_stages must be in -1..4 (-1: nothing, 0: stem, k: stem and '
                              f'stages 0..k-1), got {frozen_stages}')
         self.frozen_stages = frozen_stages
         self.out_channels = [self.dims[i] for i in self.out_indices]
@@ -201,11 +164,11 @@ class ConvNeXt(BaseModule):
         resolved = []
         for index in out_indices:
             if not -4 <= index <= 3:
-                raise ValueError(f'out_indices entry {index} is out of range: ConvNeXt has 4 '
+                raise ConfigError(f'out_indices entry {index} is out of range: ConvNeXt has 4 '
                                  f'stages, use 0..3 (or -4..-1)')
             resolved.append(index % 4)
         if len(set(resolved)) != len(resolved):
-            raise ValueError(f'out_indices {list(out_indices)} name a stage twice')
+            raise ConfigError(f'out_indices {list(out_indices)} name a stage twice')
         return tuple(sorted(resolved))
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
@@ -226,7 +189,6 @@ class ConvNeXt(BaseModule):
         MMEngine's ``PretrainedInit`` cannot do)."""
         init_cfg = self.init_cfg[0] if isinstance(self.init_cfg, list) else self.init_cfg
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-            from .checkpoint_layouts import load_pretrained  # it imports this module
             self.apply(self._init_module)
             load_pretrained(self, init_cfg['checkpoint'], prefix=init_cfg.get('prefix'))
             self._is_init = True
@@ -291,4 +253,4 @@ class ConvNeXt(BaseModule):
             if parts[0] == 'stages':
                 return int(parts[1]) + 1
             return num_layers + 1  # N - 1 with N = num_layers + 2
-        raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
+        raise ConfigError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")

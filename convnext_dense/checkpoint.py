@@ -1,5 +1,5 @@
-"""Safe checkpoint loading for every place a checkpoint enters (init_cfg, load_from,
-resume, tools), routed through MMEngine's ``CheckpointLoader`` when this module is imported.
+"""Safe checkpoint loading for the places a checkpoint enters through this package: the
+backbone's ``init_cfg``, ``convnext_dense.Runner`` (load_from, resume, testing) and the tools.
 
 ``weights_only=True`` stays on: exactly the extra types MMEngine writes into training
 checkpoints (``HistoryBuffer``, numpy arrays and scalars; mmengine#1655) are allowed. Full
@@ -17,8 +17,6 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
-from mmengine.runner import checkpoint as mmengine_checkpoint
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from .errors import UserError
 
@@ -67,10 +65,10 @@ def history_buffer_method(owner: Any, name: str) -> Any:
     raise pickle.UnpicklingError(f'Unsupported global: GLOBAL builtins.getattr on {owner!r}.{name}')
 
 
-def allow_mmengine_checkpoint_types() -> None:
-    """Add exactly the non-tensor types MMEngine writes into training checkpoints to the
-    ``weights_only`` allowlist."""
-    torch.serialization.add_safe_globals(
+def mmengine_checkpoint_types() -> torch.serialization.safe_globals:
+    """A context in which ``weights_only`` loading also allows exactly the non-tensor types
+    MMEngine writes into training checkpoints (torch's allowlist is as before outside it)."""
+    return torch.serialization.safe_globals(
         [HistoryBuffer, (history_buffer_method, '__builtin__.getattr'),
          (history_buffer_method, 'builtins.getattr')] + _numpy_globals())
 
@@ -142,7 +140,8 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
                               'checkpoint or download it again')
     trusted = checkpoints_trusted()
     try:
-        return torch.load(filename, map_location=map_location, weights_only=not trusted)
+        with mmengine_checkpoint_types():
+            return torch.load(filename, map_location=map_location, weights_only=not trusted)
     except pickle.UnpicklingError as exc:
         msg = str(exc)
         unsupported = re.search(r'(?:Unsupported global: |unsupported )GLOBAL ([\w.]+)', msg)
@@ -163,28 +162,3 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
                                   'the write was probably cut off: use an earlier checkpoint '
                                   'or download it again') from None
         raise CheckpointError(f'could not load checkpoint {filename}: {brief(exc)}') from None
-
-
-def _mmengine_loader(filename: str, map_location: Optional[Any] = None) -> Any:
-    return load_checkpoint_file(filename, map_location or 'cpu')
-
-
-def install_mmengine_loaders() -> None:
-    """Route MMEngine's local-file and URL checkpoint loading through the safe loader.
-
-    ``open-mmlab://``, ``torchvision://`` and ``mmcls://`` resolve to URLs and call the
-    module-level ``load_from_http``, whose ``torch.hub`` path unpickles without
-    ``weights_only``; it is replaced too.
-    """
-    CheckpointLoader.register_scheme(prefixes='', loader=_mmengine_loader, force=True)
-    CheckpointLoader.register_scheme(prefixes=['http://', 'https://'], loader=_mmengine_loader,
-                                     force=True)
-
-    def load_from_http(filename, map_location=None, model_dir=None, progress=True):
-        return load_checkpoint_file(filename, map_location or 'cpu')
-
-    mmengine_checkpoint.load_from_http = load_from_http
-
-
-allow_mmengine_checkpoint_types()
-install_mmengine_loaders()

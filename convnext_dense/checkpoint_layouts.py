@@ -1,8 +1,8 @@
 """Map ConvNeXt checkpoints of every common layout onto the official backbone layout.
 
-Pure functions on state dicts, plus the two places they are used: the backbone's
-``init_cfg`` loading (:func:`load_pretrained`) and ``tools/convert_checkpoint.py``
-(:func:`convert_checkpoint`).
+Pure functions on state dicts, plus the places they are used: the backbone's ``init_cfg``
+loading (:func:`load_pretrained`), whole-model loading that never loads half a model
+(:func:`load_model_checkpoint`) and ``tools/convert_checkpoint.py`` (:func:`convert_checkpoint`).
 
 Layouts (see ``shared/reference/recipes.md``):
 - ``official``: FAIR release, ``{'model': sd}``, keys ``downsample_layers.*``, ``stages.s.b.*``,
@@ -22,13 +22,13 @@ import os
 import os.path as osp
 import re
 from collections import defaultdict
-from typing import Dict, Iterable, Mapping, Optional, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
-from .backbone import arch_name
+from .archs import arch_name
 from .checkpoint import CheckpointError, load_checkpoint_file
 
 StateDict = Dict[str, torch.Tensor]
@@ -257,3 +257,56 @@ def convert_checkpoint(src: str, dst: str) -> Tuple[str, str, int]:
     else:
         torch.save({'state_dict': state_dict, 'meta': dict(meta, source_layout=layout)}, dst)
     return layout, model_name(arch, v2), len(state_dict)
+
+
+def check_model_coverage(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str,
+                         fine_tuning: bool = False) -> None:
+    """Stop before ``model`` is half loaded from ``state_dict``: every tensor of the model
+    must be in it with its shape. Fine-tuning (``load_from`` in training) may skip tensors of
+    another shape, such as another dataset's classifier; they are named in the log."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    mismatched = [k for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
+    if missing or (mismatched and not fine_tuning):
+        bad = missing + mismatched
+        parts = defaultdict(int)
+        for key in bad:
+            parts[key.split('.')[0]] += 1
+        counts = ', '.join(f'{n} of {part}' for part, n in parts.items())
+        held = sorted({k.split('.')[0] for k in state_dict})
+        what = (f'{len(missing)} missing' if missing else '') + (', ' if missing and mismatched
+                                                                 else '') + (
+            f'{len(mismatched)} of another shape' if mismatched else '')
+        raise CheckpointError(
+            f'checkpoint {source} does not fit this {type(model).__name__}: {len(bad)} of its '
+            f'{len(own)} tensors ({counts}) would stay unloaded ({what}; first: '
+            f'{", ".join(bad[:3])}); the checkpoint holds {", ".join(held[:8]) or "nothing"}. '
+            'Pass a checkpoint of this model (same config), or --allow-partial-checkpoint '
+            '(config: allow_partial_checkpoint = True) to load what fits')
+    if mismatched:
+        print_log(f'fine-tuning from {source}: {len(mismatched)} tensors of another shape are '
+                  f'not loaded ({", ".join(mismatched[:4])}); they start from their init',
+                  logger='current')
+
+
+def load_model_checkpoint(model: nn.Module, checkpoint: Union[str, dict],
+                          allow_partial: bool = False, fine_tuning: bool = False,
+                          source: str = '') -> dict:
+    """Load a whole-model checkpoint (a path, URL or the loaded dict) into ``model`` through
+    MMEngine's loading, after :func:`check_model_coverage` unless ``allow_partial``. The file
+    is read once; returns the checkpoint dict."""
+    from mmengine.runner.checkpoint import _load_checkpoint_to_model
+    source = source or str(checkpoint)
+    if not isinstance(checkpoint, dict):
+        checkpoint = load_checkpoint_file(checkpoint)
+    try:
+        state_dict = unwrap_state_dict(checkpoint)
+    except ValueError as exc:
+        raise CheckpointError(f'{source}: {exc}') from None
+    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                  for k, v in state_dict.items()}
+    if not allow_partial:
+        check_model_coverage(model, state_dict, source, fine_tuning)
+    _load_checkpoint_to_model(model, {'state_dict': state_dict}, strict=False,
+                              logger='current')
+    return checkpoint

@@ -15,13 +15,26 @@ class DataError(UserError, ValueError):
     """A dataset exists but one of its files cannot be used (malformed, unreadable)."""
 
 
-# Exceptions from building a config that are almost always about the user's input; MMEngine
-# re-raises them with "class `X` in scope/registry: " prefixes, which we strip.
-USER_FACING = (UserError, FileNotFoundError, ValueError, KeyError, TypeError)
-_BUILD_PREFIX = re.compile(r'class `\w+` in [\w.]+/[\w ]+: ')
+class ConfigError(UserError, ValueError):
+    """A config sets a value that cannot work (an unknown arch, an out-of-range index)."""
+
+
+# What MMEngine's builders raise for a config's mistakes: a type missing from a registry, or
+# arguments the class does not take
+_BUILD_ERROR = re.compile(r'is not in the [\w.:]+ registry|__init__\(\) (got an unexpected '
+                          r'keyword argument|missing \d+ required)')
 # torch re-raises an exception from a DataLoader worker with the worker's traceback in the
 # message; its last line is "module.ExceptionType: the original message"
 _WORKER_WRAPPED = re.compile(r'^Caught \w+ in DataLoader worker process \d+')
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """A mistake in the user's input: a UserError, a missing file, or a config MMEngine cannot
+    build (an unknown type, arguments the class does not take). Everything else is a bug and
+    keeps its traceback."""
+    if isinstance(exc, (UserError, FileNotFoundError)):
+        return True
+    return isinstance(exc, (KeyError, TypeError)) and bool(_BUILD_ERROR.search(str(exc)))
 
 
 def one_line(exc: BaseException) -> str:
@@ -29,7 +42,7 @@ def one_line(exc: BaseException) -> str:
     msg = str(exc)
     if _WORKER_WRAPPED.match(msg):
         msg = msg.strip().splitlines()[-1].split(': ', 1)[-1]
-    msg = _BUILD_PREFIX.sub('', msg).strip()
+    msg = msg.strip()
     if len(msg) > 1 and msg[0] == msg[-1] and msg[0] in '"\'':  # a KeyError's repr
         msg = msg[1:-1]
     return ' '.join(msg.split()) or type(exc).__name__

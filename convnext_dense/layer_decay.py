@@ -12,6 +12,7 @@ from mmengine.dist import get_dist_info
 from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 
+from .errors import ConfigError
 from .registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 
@@ -29,14 +30,14 @@ class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
         backbone = getattr(module, 'backbone', None)
         if not hasattr(backbone, 'get_layer_id'):
-            raise TypeError(
+            raise ConfigError(
                 'LayerDecayOptimizerConstructor needs a model whose backbone is '
                 f"convnext_dense.ConvNeXt, but this {type(module).__name__}'s backbone is "
                 f'{type(backbone).__name__}; use the default optimizer constructor instead')
         decay_rate = self.paramwise_cfg.get('decay_rate', 1.0)
         decay_type = self.paramwise_cfg.get('decay_type', 'layer_wise')
         if decay_type not in ('layer_wise', 'stage_wise'):
-            raise ValueError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
+            raise ConfigError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
         num_layers = self.paramwise_cfg.get('num_layers') or backbone.default_num_layers
         top_id = num_layers + 1  # N - 1
 

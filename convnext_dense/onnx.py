@@ -144,20 +144,3 @@ class OnnxModelFile:
 def model_metadata(cfg, task: str, classes: Sequence[str]) -> Dict:
     return dict(task=task, classes=list(classes), config=osp.basename(cfg.filename or ''),
                 torch=torch.__version__, python=sys.version.split()[0])
-
-
-def onnx_model_config(cfg, path: str, classes: Sequence[str]) -> Dict:
-    """``cfg.model`` replaced by the exported file run through mmdet's or mmseg's interface
-    (same data preprocessor, test settings and post-processing)."""
-    model = cfg.model
-    task = 'detection' if cfg.get('default_scope') == 'mmdet' else 'segmentation'
-    OnnxModelFile(path, task, classes)  # refuse a file that does not fit, before any data
-    if task == 'detection':
-        from .detection import onnx  # noqa: F401  (registers OnnxDetector)
-        return dict(type='convnext_dense.OnnxDetector', onnx_file=path, classes=classes,
-                    data_preprocessor=model.data_preprocessor,
-                    mask_thr_binary=model.test_cfg.rcnn.get('mask_thr_binary', 0.5))
-    from .segmentation import onnx  # noqa: F401,F811  (registers OnnxSegmentor)
-    return dict(type='convnext_dense.OnnxSegmentor', onnx_file=path, classes=classes,
-                data_preprocessor=model.data_preprocessor, test_cfg=model.test_cfg,
-                align_corners=model.decode_head.get('align_corners', False))

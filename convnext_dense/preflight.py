@@ -15,7 +15,6 @@ from mmengine.registry import DATASETS
 
 from .checkpoint import CheckpointError, load_checkpoint_file
 from .checkpoint_layouts import unwrap_state_dict
-from .cli import expected_paths, leaf_datasets, split_datasets
 from .errors import DataError, DatasetNotFoundError, UserError
 
 # parts of a model config that are settings, not sub-modules with weights
@@ -26,6 +25,33 @@ DATASET_HINTS = {  # config key dataset_hint overrides these
     'ADE20KDataset': 'download ADEChallengeData2016.zip from '
                      'http://sceneparsing.csail.mit.edu and unpack it there',
     'ADE20KStyleDataset': 'write one with tools/make_synthetic_data.py ade --out DIR'}
+
+
+def leaf_datasets(dataset: dict) -> Iterator[dict]:
+    """The datasets inside RepeatDataset / ClassBalancedDataset / ConcatDataset wrappers."""
+    if 'datasets' in dataset:
+        for inner in dataset['datasets']:
+            yield from leaf_datasets(inner)
+    elif isinstance(dataset.get('dataset'), dict):
+        yield from leaf_datasets(dataset['dataset'])
+    else:
+        yield dataset
+
+
+def split_datasets(cfg: Config, splits: Sequence[str]) -> Iterator[Tuple[str, dict]]:
+    for split in splits:
+        loader = cfg.get(f'{split}_dataloader')
+        if loader and loader.get('dataset'):
+            for dataset in leaf_datasets(loader['dataset']):
+                yield split, dataset
+
+
+def expected_paths(dataset: dict) -> List[str]:
+    root = dataset.get('data_root') or ''
+    paths = [osp.join(root, dataset['ann_file'])] if dataset.get('ann_file') else []
+    paths += [osp.join(root, v) for v in (dataset.get('data_prefix') or {}).values()
+              if isinstance(v, str)]
+    return paths or ([root] if root else [])
 
 
 def check_config(cfg: Config, splits: Sequence[str]) -> None:
@@ -41,7 +67,8 @@ def check_config(cfg: Config, splits: Sequence[str]) -> None:
                 f'{kind} for {split} not found: looked for {", ".join(missing)}; {hint}, or '
                 'pass --data-root DIR')
     check_classes(cfg, datasets)
-    init_cfg = cfg.model.get('backbone', {}).get('init_cfg') or {}
+    model = cfg.get('model') if isinstance(cfg.get('model'), dict) else {}
+    init_cfg = (model.get('backbone') or {}).get('init_cfg') or {}
     path = init_cfg.get('checkpoint', '') if isinstance(init_cfg, dict) else ''
     if path and '://' not in path and not osp.isfile(osp.expanduser(path)):
         hint = cfg.get('checkpoint_hint') or 'put the file there'
@@ -72,7 +99,7 @@ def declared_classes(cfg: Config, dataset: dict) -> Tuple[str, ...]:
     return tuple(getattr(dataset_type, 'METAINFO', {}).get('classes', ()))
 
 
-def test_classes(cfg: Config) -> Tuple[str, ...]:
+def dataset_classes(cfg: Config) -> Tuple[str, ...]:
     """The classes of the config's test dataset (what an exported model must predict)."""
     return declared_classes(cfg, next(leaf_datasets(cfg.test_dataloader.dataset)))
 
@@ -83,7 +110,7 @@ def check_classes(cfg: Config, datasets: Sequence[Tuple[str, dict]]) -> None:
         classes = declared_classes(cfg, dataset)
         if not classes:
             continue
-        for where, num_classes in head_classes(cfg.model):
+        for where, num_classes in head_classes(cfg.get('model') or {}):
             if num_classes != len(classes):
                 names = ', '.join(classes[:6]) + (', ...' if len(classes) > 6 else '')
                 raise UserError(

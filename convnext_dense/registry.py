@@ -2,13 +2,13 @@
 
 Being children of the root (not of mmdet's or mmseg's) lets ``type='convnext_dense.X'``
 resolve from configs whose default scope is ``mmdet`` as well as ``mmseg``. A lookup imports
-the ``locations`` first, so the mmdet- and mmseg-only subpackages load only when named.
+the ``locations`` first; the mmdet- and mmseg-only subpackages load only when a config's
+``custom_imports`` names them.
 """
 from mmengine import registry as mmengine
 
 MODELS = mmengine.Registry('model', parent=mmengine.MODELS, scope='convnext_dense',
-                           locations=['convnext_dense.backbone', 'convnext_dense.detection',
-                                      'convnext_dense.demo'])
+                           locations=['convnext_dense.backbone'])
 OPTIM_WRAPPER_CONSTRUCTORS = mmengine.Registry(
     'optimizer wrapper constructor', parent=mmengine.OPTIM_WRAPPER_CONSTRUCTORS,
     scope='convnext_dense', locations=['convnext_dense.layer_decay'])
@@ -16,11 +16,8 @@ OPTIM_WRAPPERS = mmengine.Registry('optim_wrapper', parent=mmengine.OPTIM_WRAPPE
                                    scope='convnext_dense', locations=['convnext_dense.amp'])
 HOOKS = mmengine.Registry('hook', parent=mmengine.HOOKS, scope='convnext_dense',
                           locations=['convnext_dense.hooks'])
-DATASETS = mmengine.Registry('dataset', parent=mmengine.DATASETS, scope='convnext_dense',
-                             locations=['convnext_dense.detection', 'convnext_dense.segmentation',
-                                        'convnext_dense.demo'])
-TRANSFORMS = mmengine.Registry('transform', parent=mmengine.TRANSFORMS, scope='convnext_dense',
-                               locations=['convnext_dense.detection',
-                                          'convnext_dense.segmentation'])
-METRICS = mmengine.Registry('metric', parent=mmengine.METRICS, scope='convnext_dense',
-                            locations=['convnext_dense.demo'])
+RUNNERS = mmengine.Registry('runner', parent=mmengine.RUNNERS, scope='convnext_dense',
+                            locations=['convnext_dense.runner'])
+DATASETS = mmengine.Registry('dataset', parent=mmengine.DATASETS, scope='convnext_dense')
+TRANSFORMS = mmengine.Registry('transform', parent=mmengine.TRANSFORMS, scope='convnext_dense')
+METRICS = mmengine.Registry('metric', parent=mmengine.METRICS, scope='convnext_dense')

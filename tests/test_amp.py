@@ -1,7 +1,12 @@
-"""Mixed precision on a CPU (convnext_dense/amp.py): the recipes' ``AmpOptimWrapper`` trains
-Mask R-CNN, Cascade Mask R-CNN and UperNet under bf16 and fp16 autocast through tools/train.py,
-fp16's loss scale survives a resume, mmcv's RoIAlign and NMS run in fp32 inside autocast, and
-the channels-first LayerNorms stay finite on large fp16 activations.
+"""Mixed precision on a CPU (convnext_dense/amp.py): the recipes' ``convnext_dense.AmpOptimWrapper``
+trains Mask R-CNN, Cascade Mask R-CNN and UperNet under bf16 autocast through tools/train.py,
+fp16 is refused on a CPU without AMX-FP16 and (where allowed) its loss scale survives a resume,
+mmcv's RoIAlign and NMS run in fp32 inside the wrapper's fp32 islands, and the channels-first
+LayerNorms stay finite on large fp16 activations.
+
+Host kinds: the wrapper's automatic dtype follows ``torch.cpu.get_capabilities()`` (bf16 on
+AVX512-BF16/AMX hosts, fp32 on AVX2 hosts). Tests that state what holds on each kind either
+compute the expectation from the capabilities or set them (``monkeypatch``) to exercise both.
 
 The training runs call tools/train.py's ``main`` in this process (one import of mmdet and mmseg
 for all of them) on the real configs with ConvNeXt-atto, 64-pixel images and slim heads: this
@@ -25,9 +30,9 @@ from timm.layers import LayerNorm2d
 
 import convnext_dense  # noqa: F401
 from convnext_dense import ConvNeXt
-from convnext_dense.amp import AmpOptimWrapper, cpu_autocast_dtype
+from convnext_dense.amp import AmpOptimWrapper, cpu_autocast_dtype, fp32_islands, native_bf16
 from convnext_dense.checkpoint import load_checkpoint_file
-from convnext_dense.demo.synthetic_data import CLASSES, write_ade20k_dataset, write_coco_dataset
+from demo.synthetic_data import CLASSES, write_ade20k_dataset, write_coco_dataset
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN_MAIN = runpy.run_path(osp.join(REPO, 'tools/train.py'))['main']
@@ -143,10 +148,14 @@ RECIPES = {'mask_rcnn_convnext_t_fpn_3x_coco.py': 'mmdet',
            'upernet_convnext_t_ade20k.py': 'mmseg'}
 
 
-# Mask R-CNN in fp16 trains in test_fp16_resume_restores_the_loss_scale
-@pytest.mark.parametrize('name,dtype', [
-    (name, dtype) for name in RECIPES for dtype in DTYPES
-    if (name, dtype) != ('mask_rcnn_convnext_t_fpn_3x_coco.py', 'float16')])
+def cpu_with(monkeypatch, **flags) -> None:
+    """Make ``torch.cpu.get_capabilities()`` report ``flags`` (another host kind's)."""
+    real = torch.cpu.get_capabilities()
+    monkeypatch.setattr(torch.cpu, 'get_capabilities', lambda: {**real, **flags})
+
+
+# fp16 (allowed on AMX-FP16 CPUs only) trains in test_fp16_resume_restores_the_loss_scale
+@pytest.mark.parametrize('name,dtype', [(name, 'bfloat16') for name in RECIPES])
 def test_recipe_trains_in_half_precision(name, dtype, data, tmp_path):
     run = train(tiny_recipe(name, dtype, tmp_path), data[RECIPES[name]], tmp_path / 'work')
     assert type(run['wrapper']) is AmpOptimWrapper and run['wrapper'].cast_dtype == DTYPES[dtype]
@@ -158,9 +167,27 @@ def test_recipe_trains_in_half_precision(name, dtype, data, tmp_path):
     assert run['wrapper'].loss_scaler.is_enabled() == (dtype == 'float16')
 
 
-def test_fp16_resume_restores_the_loss_scale(data, tmp_path):
+def test_fp16_is_refused_in_one_line_on_a_cpu_without_amx_fp16(data, tmp_path, monkeypatch,
+                                                                 capsys):
+    """fp16 autocast on such a CPU ran 8-20x slower than fp32 (bf16-host.md): refused before
+    any work, naming what to use. Set to such a CPU, so it holds on every host kind."""
+    cpu_with(monkeypatch, amx_fp16=False)
+    config = tiny_recipe('mask_rcnn_convnext_t_fpn_3x_coco.py', 'float16', tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        train(config, data['mmdet'], tmp_path / 'work')
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "fp16 autocast on this CPU (no AMX-FP16) runs 8-20x slower than fp32; use " \
+           "optim_wrapper.dtype='bfloat16'" in error and 'Traceback' not in error
+    assert not (tmp_path / 'work' / 'epoch_1.pth').exists()
+
+
+def test_fp16_resume_restores_the_loss_scale(data, tmp_path, monkeypatch):
     """Interrupted after epoch 1's checkpoint, the run resumes with the loss scale it had
-    reached (the scale doubles after every finite step here), not with a fresh scaler's."""
+    reached (the scale doubles after every finite step here), not with a fresh scaler's.
+    fp16 needs an AMX-FP16 CPU: this host is set to report one (emulated fp16 is slow, not
+    wrong)."""
+    cpu_with(monkeypatch, amx_fp16=True)
     name = 'mask_rcnn_convnext_t_fpn_3x_coco.py'
     config = tiny_recipe(name, 'float16', tmp_path,
                          loss_scale=dict(init_scale=256., growth_interval=1))
@@ -177,27 +204,48 @@ def test_fp16_resume_restores_the_loss_scale(data, tmp_path):
     assert len(resumed['losses']) == 2  # epoch 2 only
 
 
-def test_recipe_wrapper_is_ours_in_every_scope_and_follows_the_cpu():
-    """``type='AmpOptimWrapper'`` as the recipes write it, with their layer-decay constructor;
-    ``dtype=None`` gives bf16 where the CPU has native bf16, fp32 elsewhere."""
+@pytest.mark.parametrize('host', ['this_cpu', 'bf16_native_cpu', 'avx2_only_cpu'])
+def test_recipe_wrapper_is_ours_in_every_scope_and_follows_the_cpu(host, monkeypatch):
+    """``type='convnext_dense.AmpOptimWrapper'`` as the recipes write it, with their layer-decay
+    constructor; ``dtype=None`` gives bf16 where the CPU has native bf16 and fp32 elsewhere.
+    What computes in bf16 is the backbone's convolutions and linears; its output LayerNorms
+    return fp32 under CPU autocast on every host."""
+    if host == 'bf16_native_cpu':
+        cpu_with(monkeypatch, avx512_bf16=True)
+    elif host == 'avx2_only_cpu':
+        cpu_with(monkeypatch, avx512_bf16=False, amx_bf16=False, bf16=False)
+    expected = torch.bfloat16 if native_bf16() else torch.float32
+    assert (host != 'bf16_native_cpu' or expected == torch.bfloat16) and \
+        (host != 'avx2_only_cpu' or expected == torch.float32)
     model = nn.Module()
     model.backbone = ConvNeXt(arch='atto')
     for scope in ('mmdet', 'mmseg'):
         init_default_scope(scope)
         wrapper = build_optim_wrapper(model, dict(
-            type='AmpOptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
+            type='convnext_dense.AmpOptimWrapper',
+            optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
             constructor='convnext_dense.LayerDecayOptimizerConstructor',
             paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6)))
         assert type(wrapper) is AmpOptimWrapper and not wrapper.loss_scaler.is_enabled()
-        assert wrapper.cast_dtype == cpu_autocast_dtype()
+        assert wrapper.cast_dtype == expected
         assert len({g['lr_scale'] for g in wrapper.optimizer.param_groups}) == 6
-    x = torch.randn(1, 3, 64, 64)
+    seen = set()
+    model.backbone.stages[1][0].pwconv1.register_forward_hook(
+        lambda module, args, out: seen.add(out.dtype))
     with wrapper.optim_context(model):
-        out = model.backbone(x)[0]
-    assert out.dtype == cpu_autocast_dtype()
-    capabilities = torch.cpu.get_capabilities()
-    native = any(capabilities.get(flag) for flag in ('avx512_bf16', 'amx_bf16', 'bf16'))
-    assert cpu_autocast_dtype() == (torch.bfloat16 if native else torch.float32)
+        out = model.backbone(torch.randn(1, 3, 64, 64))[0]
+    assert seen == {expected}
+    assert out.dtype == torch.float32  # the output norm (F.layer_norm autocasts to fp32)
+
+
+def test_mmengine_amp_wrapper_is_left_as_it_is():
+    """``type='AmpOptimWrapper'`` stays MMEngine's class in every scope: the package does not
+    take over MMEngine's registry entry."""
+    from mmengine.optim import AmpOptimWrapper as MMEngineAmpOptimWrapper
+    from mmengine.registry import OPTIM_WRAPPERS
+    for scope in ('mmdet', 'mmseg', 'mmengine'):
+        init_default_scope(scope)
+        assert OPTIM_WRAPPERS.get('AmpOptimWrapper') is MMEngineAmpOptimWrapper
 
 
 # -------------------------------------------------------------------- ops kept in fp32
@@ -219,8 +267,10 @@ def test_mmcv_roi_align_runs_in_fp32_on_contiguous_memory(dtype):
     # channels-last half-precision maps, as a conv may return them under autocast: mmcv's
     # kernel has no bf16 and would misread this layout (mmcv#2203)
     feats_cl = feats.contiguous(memory_format=torch.channels_last).requires_grad_()
-    with torch.autocast('cpu', dtype=DTYPES[dtype]):
+    forward = RoIAlign.forward
+    with fp32_islands(), torch.autocast('cpu', dtype=DTYPES[dtype]):
         out = layer(feats_cl, rois)
+    assert RoIAlign.forward is forward  # as it was, outside the islands
     assert out.dtype == torch.float32 and torch.equal(out, expected)
     out.sum().backward()
     assert feats_cl.grad.dtype == DTYPES[dtype] and torch.isfinite(feats_cl.grad.float()).all()
@@ -232,7 +282,7 @@ def test_mmcv_nms_runs_in_fp32(dtype):
     boxes = (rois_on(600, 800, 200)[:, 1:] * 1.5).to(DTYPES[dtype])
     scores = torch.rand(200).to(DTYPES[dtype])
     _, expected = nms(boxes.float(), scores.float(), 0.5)
-    with torch.autocast('cpu', dtype=DTYPES[dtype]):
+    with fp32_islands(), torch.autocast('cpu', dtype=DTYPES[dtype]):
         _, keep = nms(boxes, scores, 0.5)  # mmcv's CPU kernel reads fp32 memory only
     assert torch.equal(keep, expected)
 
@@ -242,7 +292,6 @@ def test_detector_post_processes_boxes_in_fp32(name):
     """mmdet's anchors, proposals, RoIs and boxes would be bf16 (8-pixel steps at 1216 px) and
     its predictions could not become numpy arrays; the features still run in bf16."""
     from mmdet.structures import DetDataSample
-    cpu_autocast_dtype('bfloat16')  # what the wrapper and the tools call first
     init_default_scope('mmdet')
     model = revert_sync_batchnorm(MODELS.build(tiny_model(name).model)).eval()
     seen = {}
@@ -251,7 +300,7 @@ def test_detector_post_processes_boxes_in_fp32(name):
     sample = DetDataSample(metainfo=dict(img_shape=(96, 128), ori_shape=(96, 128),
                                          scale_factor=(1., 1.)))
     data = model.data_preprocessor({'inputs': [image], 'data_samples': [sample]}, False)
-    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+    with torch.no_grad(), fp32_islands(), torch.autocast('cpu', dtype=torch.bfloat16):
         predictions = model(**data, mode='predict')[0].pred_instances
     assert seen['dtype'] == torch.bfloat16 and len(predictions) > 0
     assert predictions.bboxes.dtype == predictions.scores.dtype == torch.float32

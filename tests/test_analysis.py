@@ -93,7 +93,7 @@ def test_get_flops_default_input_and_a_missing_config():
 # ---------------------------------------------------------------- benchmark
 def test_benchmark_quick_writes_its_tables(tmp_path):
     out = tmp_path / 'bench.md'
-    result = run_tool('tools/analysis/benchmark.py', '--quick', '--out', out, timeout=600)
+    result = run_tool('benchmarks/speed.py', '--quick', '--out', out, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     text = out.read_text()
     assert text.strip() in result.stdout
@@ -116,7 +116,7 @@ def test_benchmark_quick_writes_its_tables(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='this machine has a GPU')
 def test_benchmark_on_a_missing_gpu_is_one_line():
-    one_line_error(run_tool('tools/analysis/benchmark.py', '--quick', '--device', 'cuda'),
+    one_line_error(run_tool('benchmarks/speed.py', '--quick', '--device', 'cuda'),
                    'no GPU')
 
 
@@ -177,7 +177,7 @@ def test_infer_nothing_readable_is_exit_1_and_missing_checkpoint_is_one_line(ima
 def trained_segmentor(tmp_path_factory):
     """A tiny real training run of the segmentation demo: 4 iterations, validation at 2
     and 4, a checkpoint written by MMEngine."""
-    from convnext_dense.demo.synthetic_data import write_ade20k_dataset
+    from demo.synthetic_data import write_ade20k_dataset
     root = tmp_path_factory.mktemp('seg')
     data = str(root / 'data')
     write_ade20k_dataset(data, num_train=8, num_val=2, image_size=64, seed=1)

@@ -7,13 +7,12 @@ import sys
 import pytest
 import timm
 import torch
-from mmengine.runner import load_checkpoint
 from safetensors.torch import save_file
 
 import convnext_dense  # noqa: F401
 from convnext_dense.checkpoint import CheckpointError, load_checkpoint_file, set_trust_checkpoints
 from convnext_dense import ConvNeXt, convert_to_official, detect_layout
-from convnext_dense.checkpoint_layouts import convert_checkpoint
+from convnext_dense.checkpoint_layouts import convert_checkpoint, load_model_checkpoint
 from helpers import mmpretrain_atto_checkpoint
 
 
@@ -174,8 +173,8 @@ def test_code_carrying_pickle_refused_everywhere(evil_checkpoint):
         load_checkpoint_file(path)
     with pytest.raises(CheckpointError, match='refused'):
         pretrained(path)
-    with pytest.raises(CheckpointError, match='refused'):  # mmengine's load_from / resume path
-        load_checkpoint(ConvNeXt(arch='atto'), str(path))
+    with pytest.raises(CheckpointError, match='refused'):  # load_from / resume / test path
+        load_model_checkpoint(ConvNeXt(arch='atto'), str(path))
     with pytest.raises(CheckpointError, match='refused'):
         convert_checkpoint(str(path), str(path) + '.out.pth')
     assert not marker.exists()

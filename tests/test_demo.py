@@ -1,7 +1,6 @@
-"""tools/demo.py: the resume rule, each step's command line (--dry-run), a failing step's exit
+"""tools/demo.py (demo/run.py): the resume rule, each step's command line (--dry-run), a failing step's exit
 code, and demo configs whose schedule follows the real keys a user overrides."""
 import ast
-import importlib.util
 import os
 import os.path as osp
 import shlex
@@ -13,9 +12,7 @@ from mmengine.config import Config
 from helpers import DET_DEMO, REPO, SEG_DEMO, one_line_error, run_tool
 
 PRETRAIN = 'configs/demo/convnext_atto_shapes_pretrain.py'
-SPEC = importlib.util.spec_from_file_location('demo', osp.join(REPO, 'tools/demo.py'))
-demo = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(demo)
+from demo import run as demo
 
 
 def write(path, text='x'):

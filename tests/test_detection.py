@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from convnext_dense.demo.synthetic_data import (CLASSES, PALETTE, SCENE_STYLES, render_scene,
+from demo.synthetic_data import (CLASSES, PALETTE, SCENE_STYLES, render_scene,
                                                write_coco_dataset)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -126,7 +126,7 @@ def test_coco_files_are_exact(tmp_path):
     coco = COCO(files['train'])
     assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(CLASSES)
     assert len(coco.getImgIds()) == 6
-    from convnext_dense.demo.synthetic_data import scene_rng
+    from demo.synthetic_data import scene_rng
     for img_id in coco.getImgIds():
         info = coco.loadImgs(img_id)[0]
         assert osp.isfile(tmp_path / 'train2017' / info['file_name'])
@@ -161,7 +161,7 @@ def test_config_follows_recipe(path):
     assert bb.init_cfg.checkpoint == f'https://dl.fbaipublicfiles.com/convnext/convnext_{ckpt}_224.pth'
     assert cfg.model.neck.in_channels == [c0, 2 * c0, 4 * c0, 8 * c0]
     ow = cfg.optim_wrapper
-    assert ow.type == 'AmpOptimWrapper'
+    assert ow.type == 'convnext_dense.AmpOptimWrapper'
     assert ow.constructor == 'convnext_dense.LayerDecayOptimizerConstructor'
     assert dict(ow.paramwise_cfg) == dict(decay_rate=decay, decay_type='layer_wise',
                                           num_layers=layers)

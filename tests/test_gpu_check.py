@@ -1,4 +1,4 @@
-"""tools/gpu_check.py --cpu-dry-run: the GPU check's code path (synthetic data, MMEngine's Runner
+"""benchmarks/gpu_check.py --cpu-dry-run: the GPU check's code path (synthetic data, MMEngine's Runner
 on both real configs under the AMP wrapper, the table, benchmark.py) on the CPU with ConvNeXt-atto
 and small images; on a GPU the same code runs the full-size configs in fp16 and bf16."""
 import re
@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_cpu_dry_run_trains_both_configs_with_finite_losses():
-    result = run_tool('tools/gpu_check.py', '--cpu-dry-run', timeout=600)
+    result = run_tool('benchmarks/gpu_check.py', '--cpu-dry-run', timeout=600)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     rows = re.findall(r'^\| (\S+\.py) \| (\w+) \| ([\d.]+) \| ([\d.]+) \| - \| (\w+) \|$',

@@ -6,6 +6,7 @@ from mmengine.optim import OptimWrapper, build_optim_wrapper
 
 import convnext_dense  # noqa: F401
 from convnext_dense import ConvNeXt
+from convnext_dense.errors import ConfigError
 
 
 class TinyDetector(nn.Module):
@@ -109,7 +110,7 @@ def test_frozen_parameters_left_out():
 def test_model_without_convnext_says_so():
     model = nn.Module()
     model.backbone = nn.Conv2d(3, 8, 3)
-    with pytest.raises(TypeError, match='needs a model whose backbone is convnext_dense.ConvNeXt'):
+    with pytest.raises(ConfigError, match='needs a model whose backbone is convnext_dense.ConvNeXt'):
         build(model, 'layer_wise')
 
 

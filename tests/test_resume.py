@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import convnext_dense  # noqa: F401  (weights-only loading of MMEngine checkpoints)
-from convnext_dense.demo.synthetic_data import write_ade20k_dataset
+from demo.synthetic_data import write_ade20k_dataset
 
 CONFIG = 'configs/demo/upernet_convnext_atto_synthetic.py'
 # 4 iterations of batch 2, a checkpoint every 2, no validation: small and quick
@@ -114,3 +114,45 @@ def test_resume_with_missing_path_is_one_line(data_root, tmp_path, repo_root):
     code, log = run(train_cmd(tmp_path, data_root, '--resume', str(tmp_path / 'nope.pth')),
                     repo_root)
     assert code == 2 and 'nope.pth: no such checkpoint' in log and 'Traceback' not in log
+
+
+def test_resume_without_path_follows_the_work_dir_even_with_load_from(uninterrupted, data_root,
+                                                                      tmp_path, repo_root):
+    """A fine-tuning config sets load_from; --resume must go on from the work dir's last
+    checkpoint (iteration 2 here), not restart from load_from (iteration 4)."""
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    own = work_dir / 'iter_2.pth'
+    own.write_bytes((uninterrupted / 'iter_2.pth').read_bytes())
+    (work_dir / 'last_checkpoint').write_text(str(own))
+    code, log = run(train_cmd(work_dir, data_root, '--resume', options=[
+        f'load_from={uninterrupted / "iter_4.pth"}']), repo_root)
+    assert code == 0, log[-3000:]
+    assert 'resumed epoch: 0, iter: 2' in log
+    expected, got = weights(uninterrupted / 'iter_4.pth'), weights(work_dir / 'iter_4.pth')
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+
+
+def test_a_bug_in_a_hook_keeps_its_traceback(data_root, tmp_path, repo_root):
+    """Only the user's mistakes become one line: a KeyError raised by a hook (a bug) shows its
+    traceback and exits 1, not 2."""
+    (tmp_path / 'buggy_hook.py').write_text(
+        'from mmengine.hooks import Hook\n'
+        'from mmengine.registry import HOOKS\n\n\n'
+        '@HOOKS.register_module()\n'
+        'class BuggyHook(Hook):\n'
+        '    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):\n'
+        "        return {}['no_such_key']\n")
+    config = tmp_path / 'config.py'
+    config.write_text(f"_base_ = ['{os.path.join(repo_root, CONFIG)}']\n"
+                      "custom_imports = dict(imports=['convnext_dense', "
+                      "'convnext_dense.segmentation', 'buggy_hook'])\n"
+                      "custom_hooks = [dict(type='BuggyHook')]\n")
+    out = subprocess.run([sys.executable, 'tools/train.py', str(config), '--work-dir',
+                          str(tmp_path / 'work'), '--data-root', data_root, '--cfg-options',
+                          *OPTIONS], cwd=repo_root, capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    log = out.stdout + out.stderr
+    assert out.returncode == 1, log[-3000:]
+    assert 'Traceback' in log and "KeyError: 'no_such_key'" in log
+    assert 'in after_train_iter' in log

@@ -14,8 +14,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from convnext_dense.demo.synthetic_data import CLASSES, SCENE_STYLES
-from convnext_dense.demo.synthetic_data import ade_metainfo, write_ade20k_dataset
+from demo.synthetic_data import CLASSES, SCENE_STYLES
+from demo.synthetic_data import ade_metainfo, write_ade20k_dataset
 from convnext_dense.errors import DataError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -83,7 +83,7 @@ def test_config_recipe_and_forward(name):
                                       stride=(stride, stride))
     assert cfg.model.data_preprocessor.size == (crop, crop)
     optim = cfg.optim_wrapper
-    assert optim.type == 'AmpOptimWrapper'
+    assert optim.type == 'convnext_dense.AmpOptimWrapper'
     assert optim.constructor == 'convnext_dense.LayerDecayOptimizerConstructor'
     assert optim.optimizer == dict(type='AdamW', lr=lr, betas=(0.9, 0.999), weight_decay=0.05)
     assert optim.paramwise_cfg == dict(decay_rate=0.9, decay_type='stage_wise',

@@ -1,12 +1,13 @@
 """A user's config that imports convnext_dense trains and tests under mmdet's and mmseg's
 own tools/train.py and tools/test.py (the copies shipped inside the installed packages),
-with nothing from this repository on the command line but the config."""
+with nothing from this repository on the command line but the config, and gets what our
+tools give: the recipes' hooks and convnext_dense.Runner's checks (from the config)."""
 import glob
 import os.path as osp
 
 import pytest
 
-from convnext_dense.demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
+from demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
 from helpers import DET_DEMO, NO_PRETRAINED, REPO, SEG_DEMO, run_tool
 
 LOADERS = [f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
@@ -48,9 +49,23 @@ def test_upstream_train_and_test_run_a_user_config(package, tmp_path):
     trained = run_tool(upstream_tool(package, 'train.py'), config, '--work-dir', work,
                        *options, timeout=600)
     assert trained.returncode == 0, trained.stderr[-3000:]
+    train_log = open(sorted(glob.glob(osp.join(work, '*', '*.log')))[-1]).read()
+    assert 'CheckFiniteLossHook' in train_log and 'RngStateHook' in train_log
     checkpoint = open(osp.join(work, 'last_checkpoint')).read().strip()
     tested = run_tool(upstream_tool(package, 'test.py'), config, checkpoint, '--work-dir', work,
                       *options, timeout=600)
     assert tested.returncode == 0, tested.stderr[-3000:]
     log = open(sorted(glob.glob(osp.join(work, '*', '*.log')))[-1]).read()
     assert ('coco/bbox_mAP' if package == 'mmdet' else 'mIoU') in log
+
+
+@pytest.mark.parametrize('package,base', [('mmdet', DET_DEMO), ('mmseg', SEG_DEMO)])
+def test_upstream_train_runs_the_data_checks(package, base, tmp_path):
+    """The pre-flight checks come from the config (convnext_dense.Runner), so mmdet's and
+    mmseg's own train.py stop on missing data before the model trains, naming it."""
+    config = user_config(tmp_path, base, str(tmp_path / 'no_data'))
+    result = run_tool(upstream_tool(package, 'train.py'), config, '--work-dir',
+                      str(tmp_path / 'work'), '--cfg-options', NO_PRETRAINED, timeout=600)
+    assert result.returncode != 0
+    assert 'DatasetNotFoundError' in result.stderr and 'for train not found: looked for ' \
+        f'{tmp_path / "no_data"}' in result.stderr, result.stderr[-3000:]

@@ -311,7 +311,7 @@ def test_mask_rcnn_v2_config_follows_mmdet_recipe_builds_and_predicts():
     assert (warmup.type, warmup.start_factor, warmup.end) == ('LinearLR', 0.001, 1000)
     assert steps.milestones == [27, 33]
     ow = cfg.optim_wrapper
-    assert ow.type == 'AmpOptimWrapper'
+    assert ow.type == 'convnext_dense.AmpOptimWrapper'
     assert ow.constructor == 'convnext_dense.LayerDecayOptimizerConstructor'
     assert dict(ow.paramwise_cfg) == dict(decay_rate=0.95, decay_type='layer_wise',
                                           num_layers=12)

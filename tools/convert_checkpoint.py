@@ -9,7 +9,7 @@ import argparse
 
 from convnext_dense.checkpoint import set_trust_checkpoints
 from convnext_dense.checkpoint_layouts import convert_checkpoint
-from convnext_dense.cli import user_errors
+from cli_helpers import user_errors
 
 
 def main() -> None:

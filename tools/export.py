@@ -16,12 +16,11 @@ import os.path as osp
 
 import numpy as np
 import torch
-from mmengine.runner import load_checkpoint
-
-from convnext_dense.cli import add_common_args, load_config, user_errors
+from cli_helpers import add_common_args, load_config, user_errors
+from convnext_dense.checkpoint_layouts import load_model_checkpoint
 from convnext_dense.errors import UserError
 from convnext_dense.onnx import OnnxModelFile, export_onnx, model_metadata
-from convnext_dense.preflight import check_checkpoint_parts, test_classes
+from convnext_dense.preflight import dataset_classes
 
 
 def parse_args():
@@ -33,11 +32,13 @@ def parse_args():
                         help="example input size (default: the config's test size)")
     parser.add_argument('--opset', type=int, help="ONNX opset (default: the exporter's)")
     parser.add_argument('--static', action='store_true', help='fix the input size to --shape')
-    add_common_args(parser)
+    parser.add_argument('--allow-partial-checkpoint', action='store_true',
+                        help='export even if the checkpoint leaves parts of the model unloaded')
+    add_common_args(parser, distributed=False)
     return parser.parse_args()
 
 
-def test_size(cfg) -> tuple:
+def input_size(cfg) -> tuple:
     """The size a test image has after the config's pipeline (the slide window's for
     segmentors that slide), as (H, W)."""
     if cfg.model.get('test_cfg', {}).get('mode') == 'slide':
@@ -49,7 +50,7 @@ def test_size(cfg) -> tuple:
     return 512, 512
 
 
-def build_graph(cfg, checkpoint: str):
+def build_graph(cfg, checkpoint: str, partial: bool = False):
     """The trained model wrapped as the graph to export, its task and output names."""
     cfg.model.backbone.init_cfg = None  # the checkpoint holds the whole model
     if cfg.get('default_scope') == 'mmdet':
@@ -66,7 +67,7 @@ def build_graph(cfg, checkpoint: str):
     from mmengine.registry import init_default_scope
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    load_model_checkpoint(model, checkpoint, partial)  # refuses one that leaves parts unloaded
     return Graph(model.eval()), task, outputs
 
 
@@ -103,10 +104,9 @@ def main():
                             f'tools/train.py {args.config} or check the path')
         if not args.out.endswith('.onnx'):
             raise UserError(f'{args.out}: name the output file *.onnx')
-        check_checkpoint_parts(cfg.model, args.checkpoint)
-        graph, task, outputs = build_graph(cfg, args.checkpoint)
-        classes = test_classes(cfg)
-        size = tuple(args.shape or test_size(cfg))
+        graph, task, outputs = build_graph(cfg, args.checkpoint, args.allow_partial_checkpoint)
+        classes = dataset_classes(cfg)
+        size = tuple(args.shape or input_size(cfg))
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         export_onnx(graph, torch.randn(1, 3, *size), args.out, model_metadata(cfg, task, classes),
                     outputs, dynamic=not args.static, opset=args.opset)

@@ -22,22 +22,25 @@ import warnings
 import mmcv
 import numpy as np
 import torch
+from mmengine.config import DictAction
 from mmengine.registry import DATASETS
 from mmengine.utils import ProgressBar
 
-from convnext_dense.amp import cpu_autocast_dtype
-from convnext_dense.cli import leaf_datasets, read_config, user_errors
+from cli_helpers import onnx_model_config, read_config, user_errors
+from convnext_dense.amp import cpu_autocast_dtype, fp32_islands
+from convnext_dense.checkpoint import load_checkpoint_file, set_trust_checkpoints
+from convnext_dense.checkpoint_layouts import load_model_checkpoint
 from convnext_dense.errors import UserError, one_line
-from convnext_dense.onnx import onnx_model_config
-from convnext_dense.preflight import check_checkpoint_parts, test_classes
+from convnext_dense.preflight import dataset_classes, leaf_datasets
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument('config', help='the config the model was trained with')
+    parser.add_argument('checkpoint', help='a .pth checkpoint, or an .onnx file from '
+                                           'tools/export.py')
     parser.add_argument('input', help='image, folder or glob pattern')
     parser.add_argument('--out-dir', default='outputs', help='default: ./outputs')
     parser.add_argument('--device', default='cpu')
@@ -45,6 +48,12 @@ def parse_args():
                         help='detection: draw and keep boxes scoring at least this')
     parser.add_argument('--amp', action='store_true', help='autocast the model: fp16 on a GPU, '
                         'bf16 on a CPU with native bf16 (else fp32)')
+    parser.add_argument('--allow-partial-checkpoint', action='store_true',
+                        help='predict even if the checkpoint leaves parts of the model unloaded')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='fully unpickle the checkpoint (only for files you trust)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. model.test_cfg.rcnn.max_per_img=50')
     parser.add_argument('--debug', action='store_true', help='show full tracebacks')
     return parser.parse_args()
 
@@ -64,28 +73,38 @@ def collect_images(spec: str) -> list:
     return found
 
 
-def inferencer_model(config: str, checkpoint: str):
-    """``model``, ``weights`` and the dataset's classes and palette for an inferencer: an
-    .onnx file goes in as the config's model, with the classes it was exported for."""
-    if not checkpoint.endswith('.onnx'):
-        return dict(model=config, weights=checkpoint), None
-    cfg = read_config(config)
+def inferencer_model(cfg, checkpoint: str):
+    """The config for an inferencer (an .onnx file goes in as its model), the checkpoint read
+    once (None for .onnx) and the classes and palette to draw with."""
     dataset = next(leaf_datasets(cfg.test_dataloader.dataset))
-    classes = test_classes(cfg)
-    cfg.model = onnx_model_config(cfg, checkpoint, classes)
+    meta = dict(classes=dataset_classes(cfg))
     with DATASETS.switch_scope_and_registry(cfg.get('default_scope')) as registry:
-        palette = (dataset.get('metainfo') or {}).get('palette') or \
+        meta['palette'] = (dataset.get('metainfo') or {}).get('palette') or \
             registry.get(dataset['type']).METAINFO.get('palette')
-    return dict(model=cfg, weights=None), dict(classes=classes, palette=palette)
+    if checkpoint.endswith('.onnx'):
+        cfg.model = onnx_model_config(cfg, checkpoint)
+        return cfg, None, meta
+    cfg.model.backbone.init_cfg = None  # the checkpoint holds the whole model
+    loaded = load_checkpoint_file(checkpoint)
+    return cfg, loaded, (loaded.get('meta') or {}).get('dataset_meta') or meta
 
 
-def detection_predictor(config: str, checkpoint: str, device: str, score_thr: float):
+def load_weights(inferencer, checkpoint: str, loaded, meta: dict, partial: bool) -> None:
+    """The checkpoint into the inferencer's model (refused if it leaves parts unloaded, unless
+    ``partial``), and the classes to draw with."""
+    if loaded is not None:
+        load_model_checkpoint(inferencer.model, loaded, partial, source=checkpoint)
+    inferencer.model.dataset_meta = meta
+    if hasattr(inferencer, 'visualizer'):
+        inferencer.visualizer.dataset_meta = meta
+
+
+def detection_predictor(cfg, checkpoint: str, device: str, score_thr: float, partial: bool):
     """mmdet's DetInferencer: ``vis/<image>`` and ``preds/<name>.json`` per image."""
     from mmdet.apis import DetInferencer
-    model, meta = inferencer_model(config, checkpoint)
-    inferencer = DetInferencer(**model, device=device, show_progress=False)
-    if meta:
-        inferencer.model.dataset_meta = inferencer.visualizer.dataset_meta = meta
+    cfg, loaded, meta = inferencer_model(cfg, checkpoint)
+    inferencer = DetInferencer(model=cfg, weights=None, device=device, show_progress=False)
+    load_weights(inferencer, checkpoint, loaded, meta, partial)
     classes = inferencer.model.dataset_meta.get('classes') or ()
 
     def predict(image: str, out_dir: str) -> None:
@@ -101,15 +120,14 @@ def detection_predictor(config: str, checkpoint: str, device: str, score_thr: fl
     return predict
 
 
-def segmentation_predictor(config: str, checkpoint: str, device: str):
+def segmentation_predictor(cfg, checkpoint: str, device: str, partial: bool):
     """mmseg's MMSegInferencer for the overlay, plus the label map and a JSON summary of
     the classes found, both named after the image."""
     from mmengine.infer import BaseInferencer
     from mmseg.apis import MMSegInferencer
-    model, meta = inferencer_model(config, checkpoint)
-    inferencer = MMSegInferencer(**model, device=device, **(meta or {}))
-    if meta:
-        inferencer.model.dataset_meta = meta
+    cfg, loaded, meta = inferencer_model(cfg, checkpoint)
+    inferencer = MMSegInferencer(model=cfg, weights=None, device=device, **meta)
+    load_weights(inferencer, checkpoint, loaded, meta, partial)
     classes = inferencer.model.dataset_meta.get('classes') or ()
 
     def predict(image: str, out_dir: str) -> None:
@@ -138,6 +156,9 @@ def main():
         warnings.filterwarnings('ignore')
     with user_errors(args.debug):
         cfg = read_config(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        set_trust_checkpoints(args.trust_checkpoint or cfg.get('trust_checkpoints', False))
         scope = cfg.get('default_scope')
         if args.device.startswith('cuda') and not torch.cuda.is_available():
             raise UserError(f'--device {args.device}: torch sees no GPU on this machine; use '
@@ -150,14 +171,13 @@ def main():
             if args.amp or device != 'cpu':
                 raise UserError('an .onnx file runs on onnxruntime\'s CPU provider as exported: '
                                 'drop --amp and --device')
-        else:
-            check_checkpoint_parts(cfg.model, args.checkpoint)
         images = collect_images(args.input)
         if scope == 'mmdet':
-            predict = detection_predictor(args.config, args.checkpoint, args.device,
-                                          args.score_thr)
+            predict = detection_predictor(cfg, args.checkpoint, args.device, args.score_thr,
+                                          args.allow_partial_checkpoint)
         elif scope == 'mmseg':
-            predict = segmentation_predictor(args.config, args.checkpoint, args.device)
+            predict = segmentation_predictor(cfg, args.checkpoint, args.device,
+                                             args.allow_partial_checkpoint)
         else:
             raise UserError(f'{args.config} has default_scope={scope!r}; tools/infer.py runs '
                             'mmdet and mmseg configs')
@@ -170,7 +190,7 @@ def main():
         try:  # one bad image must not stop the others
             if mmcv.imread(image) is None:
                 raise UserError('not a readable image (corrupt or not an image file)')
-            with amp:
+            with amp, fp32_islands():
                 predict(image, args.out_dir)
             done += 1
         except Exception as exc:

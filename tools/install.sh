@@ -12,7 +12,7 @@
 # torch >= 2.10 headers (C++20 required) nor install with setuptools >= 70. We build
 # mmcv 2.1.0 once with those fixes and cache the wheel outside the repository, keyed by
 # mmcv, torch, Python and CUDA versions and CUDA archs, so later installs take seconds.
-# tools/gpu_check.py runs it offline with TORCH_VERSION=installed (keep the GPU machine's
+# benchmarks/gpu_check.py runs it offline with TORCH_VERSION=installed (keep the GPU machine's
 # torch), PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR and WHEEL_CACHE=DIR (wheels it carried).
 set -euo pipefail
 

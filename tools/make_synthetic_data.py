@@ -9,9 +9,11 @@ coco: the COCO 2017 layout (annotations/instances_{train,val}2017.json, exact RL
 ade: the ADE20K layout ({images,annotations}/{training,validation}; label 0 = other).
 """
 import argparse
+import os.path as osp
+import sys
 
-from convnext_dense.demo.synthetic_data import (SCENE_STYLES, write_ade20k_dataset,
-                                                write_coco_dataset)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # demo/ (not in the wheel)
+from demo.synthetic_data import SCENE_STYLES, write_ade20k_dataset, write_coco_dataset  # noqa: E402
 
 DEFAULTS = {'coco': dict(out='data/synthetic_coco', num_train=200, size=[160]),
             'ade': dict(out='data/synthetic_ade', num_train=300, size=[128])}

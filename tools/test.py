@@ -15,13 +15,10 @@ import os.path as osp
 
 import torch
 from mmengine.device import get_device
-from mmengine.runner import Runner
 
+from cli_helpers import add_common_args, build_runner, load_config, onnx_model_config, user_errors
 from convnext_dense.amp import cpu_autocast_dtype
-from convnext_dense.cli import add_common_args, load_config, setup_cpu_distributed, user_errors
 from convnext_dense.errors import UserError
-from convnext_dense.onnx import onnx_model_config
-from convnext_dense.preflight import check_checkpoint_parts, check_config, test_classes
 
 
 def parse_args():
@@ -81,8 +78,7 @@ def use_tta(cfg) -> None:
 def use_onnx(cfg, path: str, args) -> None:
     if args.tta or args.amp:
         raise UserError('--tta and --amp apply to checkpoints; an .onnx file runs as exported')
-    classes = test_classes(cfg)
-    cfg.model = onnx_model_config(cfg, path, classes)
+    cfg.model = onnx_model_config(cfg, path)
 
 
 def main():
@@ -99,8 +95,8 @@ def main():
         if args.checkpoint.endswith('.onnx'):
             use_onnx(cfg, args.checkpoint, args)
         else:
-            if not args.allow_partial_checkpoint:
-                check_checkpoint_parts(cfg.model, args.checkpoint)
+            # convnext_dense.Runner refuses a checkpoint that leaves parts of the model unloaded
+            cfg.allow_partial_checkpoint = args.allow_partial_checkpoint
             cfg.load_from, cfg.resume = args.checkpoint, False
             # the whole model comes from the checkpoint: ImageNet weights are not needed
             if 'backbone' in cfg.model:
@@ -111,10 +107,7 @@ def main():
             cfg.test_cfg.fp16 = get_device() != 'cpu' or cpu_autocast_dtype() == torch.bfloat16
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='convnext_dense.ProgressBarHook')]
-        check_config(cfg, ('test',))
-        setup_cpu_distributed(cfg)
-
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)
         metrics = runner.test()
         if runner.rank == 0:
             path = args.metrics_out or osp.join(cfg.work_dir, 'test_metrics.json')

@@ -7,11 +7,8 @@
 import argparse
 import os.path as osp
 
-from mmengine.runner import Runner
-
-from convnext_dense.cli import add_common_args, load_config, setup_cpu_distributed, user_errors
+from cli_helpers import add_common_args, build_runner, load_config, user_errors
 from convnext_dense.errors import UserError
-from convnext_dense.preflight import check_config
 
 
 def parse_args():
@@ -22,7 +19,7 @@ def parse_args():
                              'last_checkpoint names when no PATH is given')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: fp16 on a GPU; on a CPU bf16 where it has native '
-                             'bf16, else fp32 (convnext_dense/amp.py)')
+                             'bf16, else fp32 (convnext_dense.AmpOptimWrapper)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help="scale the lr by (GPUs x batch per GPU) / the recipe's batch size")
     add_common_args(parser)
@@ -35,7 +32,7 @@ def main():
                      'command with --resume to go on'):
         cfg = load_config(args.config, args)
         if args.amp:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.type = 'convnext_dense.AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
         if args.auto_scale_lr:
             if not cfg.get('auto_scale_lr', {}).get('base_batch_size'):
@@ -43,25 +40,16 @@ def main():
                                 "auto_scale_lr = dict(enable=False, base_batch_size=16) to it")
             cfg.auto_scale_lr.enable = True
 
-        # MMEngine's resume: with no path it follows WORK_DIR/last_checkpoint, which it
-        # rewrites only after a checkpoint is completely written
+        # MMEngine's resume: with no path (and no load_from, which it would resume from
+        # instead) it follows WORK_DIR/last_checkpoint, rewritten only after a whole checkpoint
         if args.resume == 'auto':
-            cfg.resume = True
+            cfg.resume, cfg.load_from = True, None
         elif args.resume:
             if not osp.isfile(args.resume):
                 raise UserError(f'--resume {args.resume}: no such checkpoint')
             cfg.resume, cfg.load_from = True, args.resume
 
-        # stop at a non-finite loss keeping the last good checkpoint; save RNG states so that a
-        # resumed run continues exactly
-        present = {str(h.get('type', '')).split('.')[-1] for h in cfg.get('custom_hooks', [])}
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type=f'convnext_dense.{name}') for name in ('CheckFiniteLossHook', 'RngStateHook')
-            if name not in present]
-
-        check_config(cfg, ('train', 'val'))
-        setup_cpu_distributed(cfg)
-        runner = Runner.from_cfg(cfg)
+        runner = build_runner(cfg)
         runner.train()
 
 

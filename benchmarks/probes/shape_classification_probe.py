@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-from convnext_dense.demo.synthetic_data import SCENE_STYLES, SceneStyle, render_scene
+from demo.synthetic_data import SCENE_STYLES, SceneStyle, render_scene
 
 
 def plain_cnn(stem_stride: int) -> nn.Sequential:

@@ -4,7 +4,10 @@
 # work_dir/iter_<train_cfg.max_iters>.pth. 3000 steps of 32 images: about 96% validation
 # accuracy (chance 20%) in 12 minutes on 2 cores. The backbone starts from MMEngine's fan-in
 # Kaiming init. Measurements: benchmarks/from_scratch_learning.md, sections 3, 6 and 7.
-custom_imports = dict(imports=['convnext_dense', 'convnext_dense.demo'],
+_base_ = ['../_base_/convnext_dense_runtime.py']
+# demo/ is the repository's top-level package (not in the wheel): tools/demo.py runs this
+# with PYTHONPATH set to the repository; by hand, run from there with PYTHONPATH=.
+custom_imports = dict(imports=['convnext_dense', 'demo'],
                       allow_failed_imports=False)
 default_scope = 'convnext_dense'
 work_dir = 'work_dirs/demo_pretrain'

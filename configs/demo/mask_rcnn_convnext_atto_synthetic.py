@@ -86,7 +86,10 @@ param_scheduler = [
     # to the end of the 5 epochs of 1000 images / batch 4; T_max is end - begin
     dict(type='CosineAnnealingLR', by_epoch=False, begin=50, end=1250, eta_min=1e-5),
 ]
+# fp32 even on a CPU with native bf16: at 160 px the casts and the fp32 RoIAlign/NMS/box
+# steps outweigh the faster matrix products (0.87x, benchmarks/amp_cpu.md)
 optim_wrapper = dict(
+    dtype='float32',
     paramwise_cfg=dict(decay_rate=0.95),
     optimizer=dict(lr=2e-3, fused=True),  # fused: AdamW's CPU kernel
     clip_grad=dict(max_norm=10.0))

@@ -11,6 +11,7 @@ batch 1. Default configs: all in configs/; default inputs: the paper's, 1280x800
 import argparse
 import glob
 import os.path as osp
+import sys
 from functools import partial
 from typing import Optional, Tuple
 
@@ -22,8 +23,10 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
 import convnext_dense  # noqa: F401  (registers the backbone)
-from convnext_dense.cli import read_config, user_errors
 from convnext_dense.errors import UserError
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/cli_helpers.py
+from cli_helpers import read_config, user_errors  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HEADER = ('| config | input (WxH) | params (M) | FLOPs (G) | backbone params (M) '

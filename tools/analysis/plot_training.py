@@ -10,11 +10,13 @@ import argparse
 import glob
 import json
 import os.path as osp
+import sys
 from typing import List, Optional, Tuple
 
 from matplotlib.figure import Figure  # not pyplot: no display or backend needed
 
-from convnext_dense.cli import user_errors
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # tools/cli_helpers.py
+from cli_helpers import user_errors  # noqa: E402
 from convnext_dense.errors import UserError
 
 NOT_METRICS = {'step', 'iter', 'epoch', 'time', 'data_time', 'lr', 'base_lr', 'memory'}

@@ -1,29 +1,33 @@
-"""What the command-line tools share: the common options, reading a config with them,
-finding its datasets, distributed set-up without a GPU, and one-line errors."""
+"""What the command-line tools share: the common options, reading a config with them, the
+runner, and one-line errors for the user's mistakes (any other error keeps its traceback)."""
 import os
 import os.path as osp
 import sys
 import warnings
 from contextlib import contextmanager
-from typing import Iterator, List, Sequence, Tuple
+from typing import Iterator, List
 
-import torch
 from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
 
-from .checkpoint import set_trust_checkpoints
-from .errors import USER_FACING, UserError, one_line
+from convnext_dense.checkpoint import set_trust_checkpoints
+from convnext_dense.errors import UserError, is_user_error, one_line
+from convnext_dense.onnx import OnnxModelFile
+from convnext_dense.preflight import dataset_classes, split_datasets
 
 # MMEngine reads mmdet::/mmseg:: config bases through pkg_resources (setuptools < 81)
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
-def add_common_args(parser) -> None:
+
+def add_common_args(parser, distributed: bool = True) -> None:
     parser.add_argument('--work-dir', help='where logs, checkpoints and metrics go')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_dataloader.batch_size=4')
     parser.add_argument('--data-root', help="dataset root (default: the config's data_root)")
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
-    # torch >= 2.0 launchers pass --local-rank, older ones --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    if distributed:
+        parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
+        # torch >= 2.0 launchers pass --local-rank, older ones --local_rank
+        parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--trust-checkpoint', action='store_true',
                         help='fully unpickle checkpoints (only for files you trust: a pickle '
                              'can run code); default is weights-only loading')
@@ -52,42 +56,41 @@ def load_config(path: str, args) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     if args.data_root:
         set_data_root(cfg, args.data_root)
-    cfg.launcher = args.launcher
+    cfg.launcher = getattr(args, 'launcher', 'none')
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
     if args.trust_checkpoint or cfg.get('trust_checkpoints', False):
+        cfg.trust_checkpoints = True
         set_trust_checkpoints(True)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    os.environ.setdefault('LOCAL_RANK', str(getattr(args, 'local_rank', 0)))
     return cfg
 
 
-def leaf_datasets(dataset: dict) -> Iterator[dict]:
-    """The datasets inside RepeatDataset / ClassBalancedDataset / ConcatDataset wrappers."""
-    if 'datasets' in dataset:
-        for inner in dataset['datasets']:
-            yield from leaf_datasets(inner)
-    elif isinstance(dataset.get('dataset'), dict):
-        yield from leaf_datasets(dataset['dataset'])
-    else:
-        yield dataset
+def build_runner(cfg: Config):
+    """The config's runner; ``convnext_dense.Runner`` (pre-flight checks, safe and complete
+    checkpoint loading) when the config names none."""
+    cfg.setdefault('runner_type', 'convnext_dense.Runner')
+    return RUNNERS.build(cfg)
 
 
-def split_datasets(cfg: Config, splits: Sequence[str]) -> Iterator[Tuple[str, dict]]:
-    for split in splits:
-        loader = cfg.get(f'{split}_dataloader')
-        if loader and loader.get('dataset'):
-            for dataset in leaf_datasets(loader['dataset']):
-                yield split, dataset
-
-
-def expected_paths(dataset: dict) -> List[str]:
-    root = dataset.get('data_root') or ''
-    paths = [osp.join(root, dataset['ann_file'])] if dataset.get('ann_file') else []
-    paths += [osp.join(root, v) for v in (dataset.get('data_prefix') or {}).values()
-              if isinstance(v, str)]
-    return paths or ([root] if root else [])
+def onnx_model_config(cfg: Config, path: str) -> dict:
+    """``cfg.model`` replaced by an exported file run through mmdet's or mmseg's interface
+    (same data preprocessor, test settings and post-processing), refused before any data if
+    it was exported for another task or other classes."""
+    model, classes = cfg.model, dataset_classes(cfg)
+    if cfg.get('default_scope') == 'mmdet':
+        OnnxModelFile(path, 'detection', classes)
+        import convnext_dense.detection.onnx  # noqa: F401  (registers OnnxDetector)
+        return dict(type='convnext_dense.OnnxDetector', onnx_file=path, classes=classes,
+                    data_preprocessor=model.data_preprocessor,
+                    mask_thr_binary=model.test_cfg.rcnn.get('mask_thr_binary', 0.5))
+    OnnxModelFile(path, 'segmentation', classes)
+    import convnext_dense.segmentation.onnx  # noqa: F401  (registers OnnxSegmentor)
+    return dict(type='convnext_dense.OnnxSegmentor', onnx_file=path, classes=classes,
+                data_preprocessor=model.data_preprocessor, test_cfg=model.test_cfg,
+                align_corners=model.decode_head.get('align_corners', False))
 
 
 def set_data_root(cfg: Config, data_root: str) -> None:
@@ -130,44 +133,14 @@ def moved(path: str, old_roots: List[str], what: str) -> str:
                     'config or set it with --cfg-options')
 
 
-def setup_cpu_distributed(cfg: Config) -> None:
-    """Distributed training without a GPU, through MMEngine's launcher.
-
-    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` whatever the backend, and its
-    DDP wrapper passes ``device_ids=[LOCAL_RANK]``. Without a GPU we create the gloo process
-    group from the launcher's environment (the Runner then skips its own) and let DDP wrap
-    a CPU module.
-    """
-    if cfg.launcher == 'none' or torch.cuda.is_available():
-        return
-    import torch.distributed as dist
-    if cfg.launcher == 'slurm':
-        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
-        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
-        os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
-        os.environ.setdefault('MASTER_PORT', '29500')
-        if 'MASTER_ADDR' not in os.environ:
-            import subprocess
-            os.environ['MASTER_ADDR'] = subprocess.getoutput(
-                f'scontrol show hostname {os.environ["SLURM_NODELIST"]} | head -n1')
-    if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
-    wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')
-    wrapper_cfg.setdefault('device_ids', None)
-    wrapper_cfg.setdefault('broadcast_buffers', False)
-    wrapper_cfg.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
-    cfg.model_wrapper_cfg = wrapper_cfg
-    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
-
-
 @contextmanager
 def user_errors(debug: bool, interrupt_hint: str = '') -> Iterator[None]:
-    """Print user-facing errors as one line and exit 2 (Ctrl-C: 130); ``--debug`` re-raises
-    them."""
+    """Print the user's mistakes as one line and exit 2 (Ctrl-C: 130); ``--debug`` re-raises
+    them. Any other exception keeps its traceback."""
     try:
         yield
-    except USER_FACING as exc:
-        if debug:
+    except Exception as exc:
+        if debug or not is_user_error(exc):
             raise
         print(f'error: {one_line(exc)}  (--debug shows the traceback)', file=sys.stderr)
         sys.exit(2)

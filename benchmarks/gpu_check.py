@@ -1,15 +1,15 @@
 #!/usr/bin/env python
-"""The GPU path in one command: AMP training of Mask R-CNN T and UperNet T, then benchmark.py.
+"""The GPU path in one command: AMP training of Mask R-CNN T and UperNet T, then benchmarks/speed.py.
 
-    python tools/gpu_check.py [--wheels DIR] [--iters 30] [--out FILE.md]
-    python tools/gpu_check.py --cpu-dry-run    # the same code on the CPU: atto, small images
+    python benchmarks/gpu_check.py [--wheels DIR] [--iters 30] [--out FILE.md]
+    python benchmarks/gpu_check.py --cpu-dry-run    # the same code on the CPU: atto, small images
 
 Keeps the installed PyTorch; what else is missing comes offline from DIR (default wheels/) via
 tools/install.sh: mmcv from DIR/<install.sh's key>/mmcv-*.whl, else built from
 DIR/mmcv-2.1.0.tar.gz for this GPU's arch alone. Run it in a venv (`python -m venv
 --system-site-packages env` sees the machine's torch). Then 30 iterations each in fp16 and bf16
 of both configs at full size (1333x800, 512x512 crops), batch 2, random init, synthetic data,
-through MMEngine's Runner, and one short round of benchmark.py --device cuda. Exit status 1 if a
+through MMEngine's Runner, and one short round of benchmarks/speed.py --device cuda. Exit status 1 if a
 run failed or a loss was not finite. Meant to take under 9 minutes on an H100/H200 (no GPU has
 run it yet).
 """
@@ -77,10 +77,10 @@ def train(config: str, dtype, data: dict, args) -> dict:
     import mmengine.config.config
     import torch
     from mmengine.hooks import Hook
-    from mmengine.runner import Runner
+    from mmengine.registry import RUNNERS
 
-    from convnext_dense.cli import read_config, set_data_root
-    from convnext_dense.demo.synthetic_data import CLASSES
+    from cli_helpers import read_config, set_data_root
+    from demo.synthetic_data import CLASSES
 
     class Probe(Hook):
         def __init__(self):
@@ -113,7 +113,7 @@ def train(config: str, dtype, data: dict, args) -> dict:
                randomness=dict(seed=0))
     row = dict(config=osp.basename(config), dtype=str(dtype))
     try:
-        runner, probe = Runner.from_cfg(cfg), Probe()
+        runner, probe = RUNNERS.build(cfg), Probe()
         runner.register_hook(probe, priority='LOWEST')
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
@@ -143,10 +143,11 @@ def main() -> None:
     else:
         install_missing(osp.abspath(args.wheels))
     args.iters = args.iters or 30
-    sys.path.insert(0, REPO)  # convnext_dense from this checkout, installed or not
+    # convnext_dense and demo/ from this checkout, installed or not; tools/cli_helpers.py
+    sys.path[:0] = [REPO, osp.join(REPO, 'tools')]
     import torch
 
-    from convnext_dense.demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
+    from demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
     if not args.cpu_dry_run and not torch.cuda.is_available():
         sys.exit('error: torch sees no GPU; use --cpu-dry-run on a machine without one')
     images = DRY_IMAGES if args.cpu_dry_run else IMAGES
@@ -170,11 +171,11 @@ def main() -> None:
     bench = ['--quick', '--min-run-time', '0.05'] if args.cpu_dry_run else [
         '--device', 'cuda', '--min-run-time', '1', '--batch', '2', '--size', '1333', '800',
         '--config', CONFIGS[0]]
-    result = subprocess.run([sys.executable, 'tools/analysis/benchmark.py', '--rounds', '1',
+    result = subprocess.run([sys.executable, 'benchmarks/speed.py', '--rounds', '1',
                              *bench], cwd=REPO, capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=REPO))
     bench_report = result.stdout if result.returncode == 0 else (
-        f'benchmark.py failed:\n{result.stderr[-2000:]}')
+        f'benchmarks/speed.py failed:\n{result.stderr[-2000:]}')
     print(bench_report)
     report += '\n' + bench_report
     print(f'gpu_check: {time.time() - start:.0f} s in all')

@@ -2,7 +2,7 @@
 """Time the ConvNeXt backbone beside timm's and mmpretrain's, a whole detector or segmentor,
 and a backbone training step with and without with_cp (and its peak memory).
 
-    python tools/analysis/benchmark.py [--quick] [--device cuda] [--out FILE.md]
+    python benchmarks/speed.py [--quick] [--device cuda] [--out FILE.md]
 
 Times: medians of torch.utils.benchmark's blocked_autorange over --rounds interleaved rounds,
 divided by the first row's ("ours") in each table. Shared machines are noisy: compare ratios
@@ -20,9 +20,12 @@ import torch
 import torch.utils.benchmark as tbench
 
 from convnext_dense import ConvNeXt, convert_to_official
-from convnext_dense.cli import read_config, user_errors
 from convnext_dense.errors import UserError
-from get_flops import build_model, data_samples  # the sibling script's model building
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(REPO, 'tools'), os.path.join(REPO, 'tools', 'analysis')]
+from cli_helpers import read_config, user_errors  # noqa: E402
+from get_flops import build_model, data_samples  # noqa: E402  (get_flops.py's model building)
 
 Case = Tuple[str, Callable[[], object]]
 
@@ -179,7 +182,7 @@ def main() -> None:
             f'- {machine(args.device)}, {os.cpu_count()} logical cores, torch {torch.__version__}'
             f', {args.threads} threads, fp32; load average '
             '{:.2f} / {:.2f} / {:.2f}'.format(*os.getloadavg()),
-            f'- `tools/analysis/benchmark.py {" ".join(sys.argv[1:])}`', '',
+            f'- `benchmarks/speed.py {" ".join(sys.argv[1:])}`', '',
             table(f'Backbone inference, {shape}, same weights', backbones, args,
                   'max abs diff vs ours', diffs), '',
             table(f'Whole model in tensor mode: {args.config}, {shape}',

@@ -23,7 +23,7 @@ from mmengine.model import BaseModel
 from torch.utils.data import Dataset
 
 from .synthetic_data import CLASSES, SCENE_STYLES, SceneStyle, render_scene
-from ..registry import DATASETS, METRICS, MODELS
+from convnext_dense.registry import DATASETS, METRICS, MODELS
 
 # single shapes filling half or more of the picture, in the demo's scene style otherwise
 PRETRAIN_STYLE = SceneStyle(size_range=(0.5, 0.85), clutter=(0, 3), max_clutter_thickness=1,

@@ -1,0 +1,80 @@
+"""``convnext_dense.Runner``: MMEngine's Runner with what the recipes need, switched on by
+``runner_type = 'convnext_dense.Runner'`` (``configs/_base_/convnext_dense_runtime.py``), so
+that our tools and mmdet's/mmseg's own ``tools/train.py`` and ``test.py`` behave the same.
+
+- the config's data and classes are checked before training or testing (pre-flight);
+- checkpoints (``load_from``, resume, testing) are read once, weights-only, and a model is
+  never half loaded in silence (config ``allow_partial_checkpoint = True`` allows it);
+- testing runs mmcv's and mmdet's fp32 ops in fp32 under CPU autocast;
+- distributed runs without a GPU use gloo through MMEngine's launcher settings.
+"""
+import os
+import subprocess
+from typing import Callable, Optional, Union
+
+import torch
+import torch.distributed as dist
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner as MMEngineRunner
+
+from .amp import fp32_islands
+from .checkpoint import load_checkpoint_file, set_trust_checkpoints
+from .checkpoint_layouts import load_model_checkpoint
+from .preflight import check_config
+from .registry import RUNNERS
+
+
+@RUNNERS.register_module()
+class Runner(MMEngineRunner):
+    """MMEngine's Runner; see the module docstring for what differs."""
+
+    _fine_tuning = False
+
+    def setup_env(self, env_cfg: dict) -> None:
+        # MMEngine's init_dist calls torch.cuda.set_device whatever the backend: without a
+        # GPU the gloo group is created here from the launcher's environment
+        if self.distributed and not dist.is_initialized() and not torch.cuda.is_available():
+            if self.launcher == 'slurm':
+                os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+                os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+                os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+                os.environ.setdefault('MASTER_PORT', '29500')
+                os.environ.setdefault('MASTER_ADDR', subprocess.getoutput(
+                    f'scontrol show hostname {os.environ["SLURM_NODELIST"]} | head -n1'))
+            dist.init_process_group(backend='gloo')
+        super().setup_env(env_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[dict], model: torch.nn.Module):
+        # MMEngine's DDP wrapper passes device_ids=[LOCAL_RANK], which a CPU module refuses
+        if self.distributed and not torch.cuda.is_available() and not is_model_wrapper(model):
+            model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel', broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get('find_unused_parameters', False),
+                **(model_wrapper_cfg or {}))
+            model_wrapper_cfg['device_ids'] = None
+        return super().wrap_model(model_wrapper_cfg, model)
+
+    def train(self) -> torch.nn.Module:
+        check_config(self.cfg, ('train', 'val'))
+        self._fine_tuning = not self._resume
+        return super().train()
+
+    def test(self) -> dict:
+        check_config(self.cfg, ('test',))
+        with fp32_islands():
+            return super().test()
+
+    def load_checkpoint(self, filename: str, map_location: Union[str, Callable] = 'cpu',
+                        strict: bool = False, revise_keys: list = [(r'^module.', '')]):
+        """MMEngine's, reading the file once with the weights-only loader and refusing a
+        checkpoint that leaves parts of the model unloaded."""
+        if self.cfg.get('trust_checkpoints', False):
+            set_trust_checkpoints(True)
+        checkpoint = load_checkpoint_file(filename, map_location)
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        load_model_checkpoint(model, checkpoint, source=filename, fine_tuning=self._fine_tuning,
+                              allow_partial=self.cfg.get('allow_partial_checkpoint', False))
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
