@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-import convnext_dense  # noqa: F401  (weights-only loading of MMEngine checkpoints)
+from convnext_dense.checkpoint import load_checkpoint_file
 from demo.synthetic_data import write_ade20k_dataset
 
 CONFIG = 'configs/demo/upernet_convnext_atto_synthetic.py'
@@ -43,7 +43,7 @@ def run(cmd, cwd):
 
 
 def weights(path):
-    return torch.load(path, map_location='cpu', weights_only=True)['state_dict']
+    return load_checkpoint_file(str(path))['state_dict']  # weights only
 
 
 @pytest.fixture(scope='module')
