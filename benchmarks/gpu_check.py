@@ -52,7 +52,7 @@ def install_missing(wheels: str) -> None:
 def shrink(cfg) -> None:
     """--cpu-dry-run: ConvNeXt-atto, images of DRY_IMAGES, fewer sampled RoIs (the mask head's
     256-channel convs run on each positive one), narrower UperNet heads."""
-    from convnext_dense.backbone import ARCH_SETTINGS
+    from convnext_dense.archs import ARCH_SETTINGS
     dims = list(ARCH_SETTINGS['atto'][1])
     cfg.model.backbone.arch = 'atto'
     height, width = DRY_IMAGES[cfg.default_scope]

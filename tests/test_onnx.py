@@ -194,7 +194,9 @@ def test_module_without_onnx_counterpart_is_named_in_one_line(det_files, tmp_pat
                       "    conv_out_channels=64, num_classes=5, conv_cfg=dict(type='DCNv2'),\n"
                       "    norm_cfg=dict(type='GN', num_groups=16, requires_grad=True),\n"
                       "    loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))))\n")
-    result = run_tool('tools/export.py', config, det_files / 'det.pth', tmp_path / 'x.onnx')
+    # the DCNv2 offsets are not in the checkpoint: loading what fits is asked for
+    result = run_tool('tools/export.py', config, det_files / 'det.pth', tmp_path / 'x.onnx',
+                      '--allow-partial-checkpoint')
     one_line_error(result, r'cannot export roi_head\.mask_head\.convs\.0\.conv '
                            r'\(ModulatedDeformConv2dPack\)')
 

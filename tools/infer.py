@@ -5,11 +5,12 @@
 
 CHECKPOINT may be an .onnx file from tools/export.py (run by onnxruntime, same pictures).
 
-INPUT is an image, a folder of images or a quoted glob ('data/*.jpg'). Writes
-DIR/vis/<image> (boxes and masks, or a colour overlay) and DIR/preds/<name>.json
-(segmentation also DIR/preds/<name>.png, the label map), through mmdet's DetInferencer and
-mmseg's MMSegInferencer. An unreadable image is reported on one line and skipped. Exit
-status: 0 if at least one image was processed, 1 if none could be, 2 for a usage error.
+INPUT is an image, a folder of images or a quoted glob ('data/*.jpg'). Writes DIR/vis/ (boxes
+and masks, or a colour overlay) and DIR/preds/<name>.json (segmentation also <name>.png, the
+label map) via mmdet's DetInferencer and mmseg's MMSegInferencer; <name> is the image's stem,
+or its path if stems repeat (photo.jpg, photo.png: photo_jpg, photo_png). An unreadable image
+is reported on one line and skipped. Exit status: 0 if at least one image was processed, 1 if
+none could be, 2 for a usage error.
 """
 import argparse
 import glob
@@ -17,7 +18,9 @@ import json
 import os
 import os.path as osp
 import sys
+import tempfile
 import warnings
+from collections import Counter
 
 import mmcv
 import numpy as np
@@ -73,6 +76,13 @@ def collect_images(spec: str) -> list:
     return found
 
 
+def output_names(images: list) -> list:  # stems, or paths below a common folder if repeated
+    stems = [osp.splitext(osp.basename(image))[0] for image in images]
+    common, count = osp.commonpath([osp.abspath(image) for image in images]), Counter(stems)
+    return [stem if count[stem] == 1 else osp.relpath(osp.abspath(image), common).replace(
+        os.sep, '_').replace('.', '_') for image, stem in zip(images, stems)]
+
+
 def inferencer_model(cfg, checkpoint: str):
     """The config for an inferencer (an .onnx file goes in as its model), the checkpoint read
     once (None for .onnx) and the classes and palette to draw with."""
@@ -113,6 +123,8 @@ def detection_predictor(cfg, checkpoint: str, device: str, score_thr: float, par
         path = osp.join(out_dir, 'preds', osp.splitext(osp.basename(image))[0] + '.json')
         with open(path) as f:  # label ids alone mean little to a reader: add the names
             preds = json.load(f)
+        keep = [i for i, score in enumerate(preds['scores']) if score >= score_thr]
+        preds = {k: [v[i] for i in keep] if isinstance(v, list) else v for k, v in preds.items()}
         preds['label_names'] = [classes[i] if i < len(classes) else str(i)
                                 for i in preds['labels']]
         with open(path, 'w') as f:
@@ -126,7 +138,8 @@ def segmentation_predictor(cfg, checkpoint: str, device: str, partial: bool):
     from mmengine.infer import BaseInferencer
     from mmseg.apis import MMSegInferencer
     cfg, loaded, meta = inferencer_model(cfg, checkpoint)
-    inferencer = MMSegInferencer(model=cfg, weights=None, device=device, **meta)
+    inferencer = MMSegInferencer(model=cfg, weights=None, device=device,
+                                 classes=meta.get('classes'), palette=meta.get('palette'))
     load_weights(inferencer, checkpoint, loaded, meta, partial)
     classes = inferencer.model.dataset_meta.get('classes') or ()
 
@@ -140,7 +153,7 @@ def segmentation_predictor(cfg, checkpoint: str, device: str, partial: bool):
         os.makedirs(osp.join(out_dir, 'preds'), exist_ok=True)
         mmcv.imwrite(labels, osp.join(out_dir, 'preds', f'{stem}.png'))
         ids, counts = np.unique(labels, return_counts=True)
-        summary = dict(image=image, height=labels.shape[0], width=labels.shape[1],
+        summary = dict(image=osp.realpath(image), height=labels.shape[0], width=labels.shape[1],
                        label_map=f'{stem}.png', classes=[
                            dict(id=int(i), name=classes[i] if i < len(classes) else str(i),
                                 pixels=int(c), fraction=round(float(c) / labels.size, 6))
@@ -186,12 +199,15 @@ def main():
         amp = torch.autocast(device, dtype, enabled=args.amp and dtype != torch.float32)
     done, failed = 0, []
     bar = ProgressBar(len(images), file=sys.stderr) if len(images) > 1 else None
-    for image in images:
+    links = tempfile.TemporaryDirectory()  # the inferencers name outputs after the file
+    for image, name in zip(images, output_names(images)):
         try:  # one bad image must not stop the others
             if mmcv.imread(image) is None:
                 raise UserError('not a readable image (corrupt or not an image file)')
+            path = osp.join(links.name, name + osp.splitext(image)[1])
+            os.symlink(osp.abspath(image), path)
             with amp, fp32_islands():
-                predict(image, args.out_dir)
+                predict(path, args.out_dir)
             done += 1
         except Exception as exc:
             failed.append((image, one_line(exc)))

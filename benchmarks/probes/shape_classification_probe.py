@@ -12,6 +12,8 @@ steps (3000 training and 500 validation scenes by default). Results and what the
 """
 import argparse
 import ast
+import os.path as osp
+import sys
 import time
 
 import numpy as np
@@ -21,7 +23,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-from demo.synthetic_data import SCENE_STYLES, SceneStyle, render_scene
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # demo/
+from demo.synthetic_data import SCENE_STYLES, SceneStyle, render_scene  # noqa: E402
 
 
 def plain_cnn(stem_stride: int) -> nn.Sequential:
