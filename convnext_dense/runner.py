@@ -6,7 +6,8 @@ that our tools and mmdet's/mmseg's own ``tools/train.py`` and ``test.py`` behave
 - checkpoints (``load_from``, resume, testing) are read once, weights-only, and a model is
   never half loaded in silence (config ``allow_partial_checkpoint = True`` allows it);
 - testing runs mmcv's and mmdet's fp32 ops in fp32 under CPU autocast;
-- distributed runs without a GPU use gloo through MMEngine's launcher settings.
+- distributed runs without a GPU use gloo through MMEngine's launcher settings;
+- resuming says whose parameter schedule applies and refuses a run that would train nothing.
 """
 import os
 import subprocess
@@ -20,6 +21,7 @@ from mmengine.runner import Runner as MMEngineRunner
 from .amp import fp32_islands
 from .checkpoint import load_checkpoint_file, set_trust_checkpoints
 from .checkpoint_layouts import load_model_checkpoint
+from .errors import ConfigError
 from .preflight import check_config
 from .registry import RUNNERS
 
@@ -59,6 +61,34 @@ class Runner(MMEngineRunner):
         self._fine_tuning = not self._resume
         return super().train()
 
+    def resume(self, filename: str, resume_optimizer: bool = True,
+               resume_param_scheduler: bool = True, map_location='default') -> None:
+        """MMEngine's; ``resume_new_schedule = True`` replays the config's schedulers to the
+        step reached instead of restoring the checkpoint's (to extend or change a schedule)."""
+        new, configured = self.cfg.get('resume_new_schedule'), schedule_end(self.param_schedulers)
+        super().resume(filename, resume_optimizer, resume_param_scheduler and not new, map_location)
+        unit = 'epoch' if 'max_epochs' in self.cfg.train_cfg else 'iter'
+        reached, limit = getattr(self, unit), getattr(self.train_loop, f'max_{unit}s')
+        if reached > limit:
+            raise ConfigError(f'{filename} has trained {reached} {unit}s, more than train_cfg.'
+                              f'max_{unit}s={limit}: nothing would be trained; set it above '
+                              f'{reached} to train on, or test the checkpoint')
+        for scheduler in self.param_schedulers if new else []:  # from the config's step 0
+            for group, value in zip(self.optim_wrapper.param_groups, scheduler.get_last_value()):
+                group[scheduler.param_name] = value
+        self.optim_wrapper._global_step = self.iter  # it has stepped: no warning from replaying
+        for step in range(self.iter if new else 0):
+            for scheduler in self.param_schedulers:
+                if step < (self.epoch if scheduler.by_epoch else self.iter):
+                    scheduler.step()
+        resumed = schedule_end(self.param_schedulers)
+        if new or resumed != configured:
+            self.logger.warning(f'resumed at {unit} {reached}: ' + (
+                f"this config's parameter schedule (to {configured}) applies (resume_new_schedule)"
+                if new else f"the checkpoint's parameter schedule ends at {resumed}, this config's "
+                f"at {configured}; the checkpoint's applies (MMEngine restores it): tools/train.py"
+                " --new-schedule (resume_new_schedule = True) replays the config's instead"))
+
     def test(self) -> dict:
         check_config(self.cfg, ('test',))
         with fp32_islands():
@@ -78,3 +108,9 @@ class Runner(MMEngineRunner):
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+
+def schedule_end(schedulers) -> str:  # where the last built scheduler ends: 'iteration 1250'
+    ends = [(s.end, s.by_epoch) for s in schedulers] if isinstance(schedulers, list) else []
+    end, by_epoch = max(ends or [(0, False)])
+    return f"{'epoch' if by_epoch else 'iteration'} {end}"

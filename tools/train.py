@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Train a ConvNeXt detector (mmdet config) or segmentor (mmseg config).
 
-    python tools/train.py configs/upernet_convnext_t_ade20k.py [--work-dir DIR] [--resume [PATH]]
-        [--amp] [--auto-scale-lr] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm}]
+    python tools/train.py configs/upernet_convnext_t_ade20k.py [--work-dir DIR]
+        [--resume [PATH] [--new-schedule]] [--amp] [--auto-scale-lr] [--cfg-options k=v ...]
+        [--launcher {none,pytorch,slurm}]
 """
 import argparse
 import os.path as osp
@@ -17,6 +18,8 @@ def parse_args():
     parser.add_argument('--resume', nargs='?', const='auto', default=None, metavar='PATH',
                         help='resume from PATH, or from the checkpoint the work dir\'s '
                              'last_checkpoint names when no PATH is given')
+    parser.add_argument('--new-schedule', action='store_true', help="with --resume: this "
+                        "config's parameter schedule from the step reached, not the checkpoint's")
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: fp16 on a GPU; on a CPU bf16 where it has native '
                              'bf16, else fp32 (convnext_dense.AmpOptimWrapper)')
@@ -31,6 +34,7 @@ def main():
     with user_errors(args.debug, interrupt_hint='; the last checkpoint is kept: run the same '
                      'command with --resume to go on'):
         cfg = load_config(args.config, args)
+        cfg.resume_new_schedule = args.new_schedule or cfg.get('resume_new_schedule', False)
         if args.amp:
             cfg.optim_wrapper.type = 'convnext_dense.AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

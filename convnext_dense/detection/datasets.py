@@ -13,7 +13,6 @@ import os.path as osp
 from typing import List, Optional
 
 from mmcv.transforms import LoadImageFromFile
-from mmengine.fileio import get_local_path
 from mmdet.datasets import CocoDataset as MMDetCocoDataset
 
 from ..errors import DataError
@@ -67,10 +66,6 @@ class CocoDataset(MMDetCocoDataset):
             raise DataError(f'annotation file {self.ann_file} is not COCO instance format '
                             f'({type(exc).__name__}: {exc}); it needs images, annotations '
                             'and categories') from None
-        except ValueError:  # no class matched a category: numpy cannot concatenate nothing
-            self.check_classes()
-            raise
-        self.check_classes()
         missing = [d['img_path'] for d in data_list if not osp.isfile(d['img_path'])]
         if missing:
             raise DataError(
@@ -86,24 +81,3 @@ class CocoDataset(MMDetCocoDataset):
                 f'an annotation of the classes and at least {self.filter_cfg.get("min_size", 0)}'
                 ' pixels a side (filter_cfg); check the annotations and the classes')
         return kept
-
-    def check_classes(self) -> None:
-        """The classes the config declares are categories of the annotation file (mmdet
-        keeps only the category ids that matched a class name)."""
-        classes = list(self.metainfo['classes'])
-        if len(getattr(self, 'cat_ids', ())) == len(classes):
-            return
-        with get_local_path(self.ann_file, backend_args=self.backend_args) as path:
-            with open(path) as f:
-                categories = [c['name'] for c in json.load(f).get('categories', [])]
-        unknown = [c for c in classes if c not in categories]
-        if not unknown:
-            return
-        found = f'{len(categories)} categories ({", ".join(categories[:8])})'
-        if len(unknown) == len(classes):
-            raise DataError(
-                f'{self.ann_file} has {found} but the dataset\'s classes are none of them '
-                f'({", ".join(classes[:3])}, ...): set metainfo=dict(classes=(...)) on the '
-                f"datasets to the data's categories and the heads' num_classes to their count")
-        raise DataError(f'class {unknown[0]!r} of metainfo is not a category of {self.ann_file} '
-                        f'({found}): correct its name')
