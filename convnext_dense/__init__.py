@@ -12,11 +12,11 @@ from .amp import AmpOptimWrapper
 from .archs import ARCH_SETTINGS
 from .backbone import ConvNeXt
 from .checkpoint_layouts import convert_to_official, detect_layout, load_pretrained
-from .hooks import CheckFiniteLossHook, ProgressBarHook, RngStateHook
+from .hooks import CheckFiniteLossHook, RngStateHook
 from .layer_decay import LayerDecayOptimizerConstructor
 from .runner import Runner
 
 __all__ = ['ARCH_SETTINGS', 'AmpOptimWrapper', 'CheckFiniteLossHook', 'ConvNeXt',
-           'LayerDecayOptimizerConstructor', 'ProgressBarHook', 'RngStateHook', 'Runner',
+           'LayerDecayOptimizerConstructor', 'RngStateHook', 'Runner',
            'convert_to_official', 'detect_layout', 'load_pretrained']
 __version__ = '0.3.0'

@@ -5,34 +5,10 @@ from typing import Optional
 
 import numpy as np
 import torch
-
 from mmengine.hooks import Hook
-from mmengine.utils import ProgressBar
 
 from .errors import UserError
 from .registry import HOOKS
-
-
-@HOOKS.register_module()
-class ProgressBarHook(Hook):
-    """A progress bar over the test set, for tools/test.py."""
-
-    priority = 'VERY_LOW'
-    _bar: Optional[ProgressBar] = None
-
-    def before_test_epoch(self, runner) -> None:
-        if runner.rank == 0:
-            size = len(runner.test_dataloader.dataset) // max(runner.world_size, 1)
-            self._bar = ProgressBar(size or 1)
-
-    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        for _ in range(len(data_batch['inputs']) if self._bar is not None else 0):
-            self._bar.update()
-
-    def after_test_epoch(self, runner, metrics=None) -> None:
-        if self._bar is not None:
-            print()
-        self._bar = None
 
 
 class NonFiniteLossError(UserError):

@@ -105,8 +105,6 @@ def main():
             use_tta(cfg)
         if args.amp:  # MMEngine's TestLoop autocasts test_step, on a CPU to bf16
             cfg.test_cfg.fp16 = get_device() != 'cpu' or cpu_autocast_dtype() == torch.bfloat16
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='convnext_dense.ProgressBarHook')]
         runner = build_runner(cfg)
         metrics = runner.test()
         if runner.rank == 0:
