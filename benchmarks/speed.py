@@ -58,7 +58,8 @@ def backbone_cases(args, x: torch.Tensor) -> Tuple[List[Case], List[str]]:
             k.replace('dwconv', 'depthwise_conv').replace('pwconv', 'pointwise_conv'): v
             for k, v in ours.state_dict().items()})
     except ImportError:
-        print('mmpretrain is not installed: no mmpretrain row', file=sys.stderr)
+        print('mmpretrain is not installed: no mmpretrain row (it needs a venv without '
+              'transformers: VENV=.venv-bench EXTRAS=bench bash tools/install.sh)', file=sys.stderr)
     for model in models.values():
         model.to(args.device).eval()  # not chained: mmpretrain's train() returns None
     calls = dict(models)

@@ -18,7 +18,7 @@ from timm.layers import DropPath, LayerNorm2d, trunc_normal_
 
 from .archs import arch_name, resolve_arch
 from .errors import ConfigError
-from .checkpoint_layouts import load_pretrained
+from .checkpoint_layouts import load_pretrained, rename_backbone_keys
 from .registry import MODELS
 
 LN_EPS = 1e-6
@@ -126,7 +126,12 @@ class ConvNeXt(BaseModule):
                  use_grn: bool = False,
                  frozen_stages: int = -1,
                  with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+                 init_cfg: Optional[Union[dict, List[dict]]] = None,
+                 pretrained: Optional[str] = None):  # what mmseg's model.pretrained passes
+        if pretrained is not None:
+            raise ConfigError(f'model.pretrained={pretrained!r} reaches ConvNeXt, which loads '
+                              'weights through init_cfg: set model.pretrained=None and model.'
+                              "backbone.init_cfg=dict(type='Pretrained', checkpoint=...)")
         super().__init__(init_cfg=init_cfg)
         self.depths, self.dims = resolve_arch(arch)
         self.arch = arch_name(self.depths, self.dims)
@@ -201,6 +206,12 @@ class ConvNeXt(BaseModule):
         # pixels reach the LayerNorms as all-zero vectors and blow their gradients up by
         # 1/sqrt(eps). A bias drawn like the official weights' keeps them non-constant.
         trunc_normal_(self.downsample_layers[0][0].bias, std=.02)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
+        # a whole model holding this backbone in another layout (mmdet's and mmseg's released
+        # ConvNeXt models: mmpretrain's names) loads through any loader: MMEngine's, torch's
+        rename_backbone_keys(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @staticmethod
     def _init_module(m: nn.Module) -> None:

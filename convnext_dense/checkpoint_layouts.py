@@ -15,7 +15,13 @@ Layouts (see ``shared/reference/recipes.md``):
   ``pointwise_conv1/2``, the classifier's final norm at ``backbone.norm3``, head ``head.fc``.
 - ``detector``: an mmdet/mmseg model checkpoint (this project's or mmdet's own ConvNeXt
   configs): backbone under ``backbone.``, trained output norms ``norm0..3``.
+- ``transformers``: ``ConvNextModel``/``ConvNextV2Model``/``ConvNextBackbone`` (``embeddings.*``,
+  ``encoder.stages.s.layers.b.*``, output norms ``hidden_states_norms.stageN``) and
+  ``DINOv3ConvNextModel`` (``[model.]stages.s.{downsample_layers,layers}.*``), also inside
+  ``UperNetForSemanticSegmentation`` (``backbone.``); ``open_clip``: timm's under ``visual.trunk.``.
 V2's GRN ``grn.gamma/beta`` (timm: ``mlp.grn.weight/bias``) come out of every layout as (4C,).
+A whole model's backbone in any of these layouts is renamed by :func:`rename_backbone_keys`
+when it loads (``ConvNeXt._load_from_state_dict``), whichever loader reads it.
 """
 import math
 import os
@@ -33,13 +39,38 @@ from .checkpoint import CheckpointError, load_checkpoint_file
 
 StateDict = Dict[str, torch.Tensor]
 
-_TIMM_BLOCK_RENAMES = (('conv_dw', 'dwconv'), ('mlp.fc1', 'pwconv1'), ('mlp.fc2', 'pwconv2'),
-                       ('mlp.grn.weight', 'grn.gamma'), ('mlp.grn.bias', 'grn.beta'))
-_MMPRETRAIN_RENAMES = (('depthwise_conv', 'dwconv'), ('pointwise_conv1', 'pwconv1'),
-                       ('pointwise_conv2', 'pwconv2'))
+# Renames from every known layout to ours, in order, on keys relative to the backbone (ours are
+# left as they are): transformers' ConvNext/ConvNextV2 (Model, Backbone) and DINOv3ConvNext, timm
+# and open_clip's trunk, mmpretrain (the backbone of mmdet's and mmseg's released models)
+_RENAMES = tuple((re.compile(p), r) for p, r in (
+    (r'^embeddings\.patch_embeddings\.', 'downsample_layers.0.0.'),
+    (r'^embeddings\.layernorm\.', 'downsample_layers.0.1.'),
+    (r'^stem\.', 'downsample_layers.0.'),
+    (r'^(?:encoder\.)?stages\.(\d)\.(?:downsampling_layer|downsample_layers|downsample)\.',
+     r'downsample_layers.\1.'),
+    (r'^(?:encoder\.)?stages\.(\d)\.(?:layers|blocks)\.', r'stages.\1.'),
+    (r'^hidden_states_norms\.stage(\d)\.', lambda m: f'norm{int(m[1]) - 1}.'),
+    (r'\.(?:conv_dw|depthwise_conv)\.', '.dwconv.'),
+    (r'\.(?:mlp\.fc|pointwise_conv)([12])\.', r'.pwconv\1.'),
+    (r'\.(?:layernorm|layer_norm)\.', '.norm.'),
+    (r'\.layer_scale_parameter$', '.gamma'),
+    (r'\.(?:mlp\.)?grn\.(?:weight|gamma)$', '.grn.gamma'),
+    (r'\.(?:mlp\.)?grn\.(?:bias|beta)$', '.grn.beta'),
+))
+# where a whole model keeps its ConvNeXt: mmdet/mmseg/mmpretrain models and transformers'
+# UperNet, open_clip, transformers' classifiers, DINOv3ConvNextModel in transformers >= 5
+_WRAPPERS = ('backbone.', 'visual.trunk.', 'convnext.', 'convnextv2.', 'model.')
+# the classifier's parts (final norm, head) in the timm, transformers and DINOv3 layouts
+_CLASSIFIER_KEY = re.compile(r'(head|layernorm|layer_norm|classifier|pooler)\.')
 # keys only an FCMAE pre-training state has: the ``encoder.`` prefix, MinkowskiEngine kernels
 _FCMAE_KEY = re.compile(r'encoder\.(downsample_layers|stages)\.'
                         r'|(downsample_layers|stages)\..*\.kernel$')
+# (layout, a pattern that keys relative to the backbone match only in it), the first found wins
+_LAYOUTS = tuple((name, re.compile(pattern)) for name, pattern in (
+    ('transformers', r'embeddings\.patch_embeddings\.|(encoder\.)?stages\.\d+\.layers\.'),
+    ('timm', r'stem\.|stages\.\d+\.blocks\.'),
+    ('fcmae', _FCMAE_KEY.pattern),
+    ('official', r'downsample_layers\.')))
 # what the official FCMAE fine-tuning drops: the decoder side of the pre-training model
 _FCMAE_DECODER = ('decoder', 'mask_token', 'proj', 'pred')
 
@@ -56,52 +87,47 @@ def unwrap_state_dict(checkpoint: Mapping) -> StateDict:
                      "'state_dict' or 'model'")
 
 
+def _backbone_part(sd: Mapping[str, torch.Tensor]) -> Tuple[StateDict, str]:
+    """The keys under the first wrapper prefix of ``_WRAPPERS`` found (all if none), relative."""
+    wrapper = next((w for w in _WRAPPERS if any(k.startswith(w) for k in sd)), '')
+    return {k[len(wrapper):]: v for k, v in sd.items() if k.startswith(wrapper)}, wrapper
+
+
 def detect_layout(state_dict: Mapping[str, torch.Tensor]) -> str:
-    """``official``, ``fcmae``, ``timm``, ``mmpretrain`` or ``detector``; ValueError otherwise."""
-    keys = [k[len('module.'):] if k.startswith('module.') else k for k in state_dict]
-    if any(k.startswith('backbone.') for k in keys):
-        backbone = [k for k in keys if k.startswith('backbone.')]
-        is_classifier = (any(k.startswith('head.') for k in keys)
-                         and 'backbone.norm0.weight' not in backbone)
-        if is_classifier and any('depthwise_conv' in k for k in backbone):
-            return 'mmpretrain'
-        if any(k.startswith('backbone.downsample_layers.') for k in backbone):
-            return 'detector'
-    if any(k.startswith('stem.') or re.match(r'stages\.\d+\.blocks\.', k) for k in keys):
-        return 'timm'
-    if any(_FCMAE_KEY.match(k) for k in keys):
-        return 'fcmae'
-    if any(k.startswith('downsample_layers.') for k in keys):
-        return 'official'
-    sample = ', '.join(sorted(keys)[:3]) or 'no keys'
-    raise ValueError(f'not a ConvNeXt checkpoint: found none of the FAIR, timm, mmpretrain or '
-                     f'detector key layouts (first keys: {sample})')
+    """``official``, ``fcmae``, ``timm``, ``transformers``, ``open_clip``, ``mmpretrain`` (a
+    classifier) or ``detector`` (a whole mmdet/mmseg model); ValueError otherwise."""
+    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
+    keys, wrapper = _backbone_part(sd)
+    layout = next((name for name, pattern in _LAYOUTS if any(pattern.match(k) for k in keys)),
+                  None)
+    if layout is None:
+        sample = ', '.join(sorted(sd)[:3]) or 'no keys'
+        raise ValueError(f'not a ConvNeXt checkpoint: found none of the FAIR, timm, transformers, '
+                         f'open_clip, mmpretrain or detector key layouts (first keys: {sample})')
+    if wrapper == 'visual.trunk.':
+        return 'open_clip'
+    if wrapper == 'backbone.' and layout != 'transformers':
+        is_classifier = any(k.startswith('head.') for k in sd) and 'norm0.weight' not in keys
+        mmpretrain = is_classifier and any('depthwise_conv' in k for k in keys)
+        return 'mmpretrain' if mmpretrain else 'detector'
+    return layout
 
 
-def _from_timm(sd: Mapping[str, torch.Tensor]) -> StateDict:
-    out = {}
-    for key, value in sd.items():
-        if key.startswith('head.'):
-            continue
-        m = re.match(r'stem\.(\d+)\.(.+)', key)
-        if m:
-            out[f'downsample_layers.0.{m[1]}.{m[2]}'] = value
-            continue
-        m = re.match(r'stages\.(\d+)\.downsample\.(\d+)\.(.+)', key)
-        if m:
-            out[f'downsample_layers.{m[1]}.{m[2]}.{m[3]}'] = value
-            continue
-        m = re.match(r'stages\.(\d+)\.blocks\.(\d+)\.(.+)', key)
-        if m:
-            name = m[3]
-            for old, new in _TIMM_BLOCK_RENAMES:
-                name = name.replace(old, new)
-            if name.startswith(('pwconv1.weight', 'pwconv2.weight')) and value.ndim == 4:
-                value = value.flatten(1)  # conv_mlp variants (atto..nano): 1x1 conv -> Linear
-            out[f'stages.{m[1]}.{m[2]}.{name}'] = value
-            continue
-        out[key] = value  # unknown keys surface as "unexpected" in the load report
-    return out
+def official_name(key: str, value: torch.Tensor) -> Tuple[str, torch.Tensor]:
+    """A key relative to a ConvNeXt, in any layout of ``_RENAMES``, and its value, as ours."""
+    for pattern, replacement in _RENAMES:
+        key = pattern.sub(replacement, key)
+    if re.search(r'pwconv[12]\.weight$', key) and value.ndim == 4:
+        value = value.flatten(1)  # timm's conv_mlp variants (atto..nano): 1x1 conv -> Linear
+    # GRN: (1, 1, 1, 4C) in FAIR and transformers files, (1, 4C) in sparse ones, (4C,) here
+    return key, value.reshape(-1) if '.grn.' in key else value
+
+
+def rename_backbone_keys(state_dict: dict, prefix: str) -> None:
+    """Rename, in place, the keys of a ConvNeXt at ``prefix`` from any layout to ours."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        new_key, value = official_name(key[len(prefix):], state_dict.pop(key))
+        state_dict[prefix + new_key] = value
 
 
 def _sparse_kernel_to_conv(kernel: torch.Tensor) -> torch.Tensor:
@@ -127,18 +153,6 @@ def _from_fair(sd: Mapping[str, torch.Tensor]) -> StateDict:
     return out
 
 
-def _from_backbone_prefix(sd: Mapping[str, torch.Tensor]) -> StateDict:
-    """mmpretrain classifiers and mmdet/mmseg models: the ``backbone.*`` keys, renamed."""
-    out = {}
-    for key, value in sd.items():
-        if key.startswith('backbone.'):
-            key = key[len('backbone.'):]
-            for old, new in _MMPRETRAIN_RENAMES:
-                key = key.replace(old, new)
-            out[key] = value
-    return out
-
-
 def convert_to_official(state_dict: Mapping[str, torch.Tensor]) -> Tuple[StateDict, str]:
     """Backbone weights in the official layout, and the layout they came from.
 
@@ -147,17 +161,14 @@ def convert_to_official(state_dict: Mapping[str, torch.Tensor]) -> Tuple[StateDi
     """
     sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
     layout = detect_layout(sd)
-    if layout == 'timm':
-        backbone = _from_timm(sd)
-    elif layout in ('official', 'fcmae'):
-        backbone = _from_fair(sd)
-    else:
-        backbone = _from_backbone_prefix(sd)
-    if layout == 'mmpretrain':
+    relative = _backbone_part(sd)[0]
+    if layout in ('official', 'fcmae'):
+        relative = _from_fair(relative)
+    backbone = dict(official_name(k, v) for k, v in relative.items()
+                    if not _CLASSIFIER_KEY.match(k))
+    if layout == 'mmpretrain':  # its classifier's final norm
         backbone = {k: v for k, v in backbone.items() if not k.startswith('norm3.')}
-    # GRN: (1, 1, 1, 4C) in FAIR files, (1, 4C) in sparse ones, (4C,) here
-    return {k: v.reshape(-1) if k.endswith(('grn.gamma', 'grn.beta')) else v
-            for k, v in backbone.items()}, layout
+    return backbone, layout
 
 
 def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> Tuple[Tuple[int, ...], Tuple[int, ...]]:
@@ -189,13 +200,25 @@ def summarize_keys(keys: Iterable[str]) -> str:
     return ', '.join(f'{g} ({n})' if n > 1 else g for g, n in sorted(groups.items())) or 'none'
 
 
+def weights_file(path: str) -> str:
+    """``path``, or the weights file of a transformers, timm or open_clip model directory."""
+    if not osp.isdir(path):
+        return path
+    for name in ('model.safetensors', 'pytorch_model.bin', 'open_clip_model.safetensors',
+                 'open_clip_pytorch_model.bin'):
+        if osp.isfile(osp.join(path, name)):
+            return osp.join(path, name)
+    raise CheckpointError(f'{path} is a directory without model.safetensors or pytorch_model.bin '
+                          '(a sharded one is not read here); pass a checkpoint file')
+
+
 def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = None) -> None:
-    """Load ``checkpoint`` (path or URL; FAIR, FCMAE, timm, mmpretrain or detector layout) into
+    """Load ``checkpoint`` (path, URL or model directory; any layout of this module) into
     ``model`` non-strictly and log what was loaded, missing and unexpected.
 
     A checkpoint of another arch or version (V1/V2) is an error naming both, not a partial load.
     """
-    raw = load_checkpoint_file(checkpoint)
+    raw = load_checkpoint_file(weights_file(checkpoint))
     try:
         state_dict = unwrap_state_dict(raw)
         if prefix:
@@ -233,15 +256,17 @@ def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = N
               f'unexpected: {summarize_keys(result.unexpected_keys)}', logger='current')
 
 
-def convert_checkpoint(src: str, dst: str) -> Tuple[str, str, int]:
-    """Convert ``src`` (FAIR, FCMAE, timm .pth/.safetensors, mmpretrain or detector) to
+def convert_checkpoint(src: str, dst: str, loaded: Optional[StateDict] = None
+                       ) -> Tuple[str, str, int]:
+    """Convert ``src`` (a file or model directory in any layout of this module) to
     ``{'state_dict': backbone weights}`` at ``dst``; returns (layout, model name such as
     ``ConvNeXt-V2-base``, tensor count).
 
-    ``dst`` ending in ``.safetensors`` is written without pickle.
+    ``dst`` ending in ``.safetensors`` is written without pickle; ``loaded``: ``src``, read.
     """
     try:
-        state_dict, layout = convert_to_official(unwrap_state_dict(load_checkpoint_file(src)))
+        state_dict, layout = convert_to_official(
+            loaded or unwrap_state_dict(load_checkpoint_file(weights_file(src))))
     except ValueError as exc:
         raise CheckpointError(f'{src}: {exc}') from None
     state_dict = {k: v.contiguous() for k, v in state_dict.items() if torch.is_tensor(v)}
@@ -274,18 +299,23 @@ def check_model_coverage(model: nn.Module, state_dict: Mapping[str, torch.Tensor
             parts[key.split('.')[0]] += 1
         counts = ', '.join(f'{n} of {part}' for part, n in parts.items())
         held = sorted({k.split('.')[0] for k in state_dict})
+        try:  # the backbone layout its names were read in
+            seen = f'{detect_layout(state_dict)} layout'
+        except ValueError:
+            seen = 'no known ConvNeXt layout'
         what = (f'{len(missing)} missing' if missing else '') + (', ' if missing and mismatched
                                                                  else '') + (
             f'{len(mismatched)} of another shape' if mismatched else '')
         raise CheckpointError(
             f'checkpoint {source} does not fit this {type(model).__name__}: {len(bad)} of its '
             f'{len(own)} tensors ({counts}) would stay unloaded ({what}; first: '
-            f'{", ".join(bad[:3])}); the checkpoint holds {", ".join(held[:8]) or "nothing"}. '
+            f'{", ".join(bad[:3])}); the checkpoint holds {", ".join(held[:8]) or "nothing"} '
+            f'({seen}). '
             'Pass a checkpoint of this model (same config), or --allow-partial-checkpoint '
             '(config: allow_partial_checkpoint = True) to load what fits')
     if mismatched:
         print_log(f'fine-tuning from {source}: {len(mismatched)} tensors of another shape are '
-                  f'not loaded ({", ".join(mismatched[:4])}); they start from their init',
+                  f'not loaded ({", ".join(mismatched)}); they start from their init',
                   logger='current')
 
 
@@ -305,6 +335,10 @@ def load_model_checkpoint(model: nn.Module, checkpoint: Union[str, dict],
         raise CheckpointError(f'{source}: {exc}') from None
     state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
                   for k, v in state_dict.items()}
+    from .backbone import ConvNeXt  # here: the backbone module imports this one
+    for name, module in model.named_modules():  # what its _load_from_state_dict will do
+        if isinstance(module, ConvNeXt):
+            rename_backbone_keys(state_dict, f'{name}.' if name else '')
     if not allow_partial:
         check_model_coverage(model, state_dict, source, fine_tuning)
     _load_checkpoint_to_model(model, {'state_dict': state_dict}, strict=False,

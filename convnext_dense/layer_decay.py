@@ -25,6 +25,9 @@ class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     ``id = N - 1``, i.e. the full learning rate. 1-D parameters and biases (norms, ``gamma``)
     get no weight decay. ``num_layers`` defaults to what the backbone's depth implies
     (6 for tiny, 12 for small..xlarge). Frozen parameters are left out.
+    ``custom_keys`` (MMEngine's: the longest key found in a name, ``lr_mult`` and
+    ``decay_mult``) multiply on top, e.g. ``{'backbone': dict(lr_mult=0.1), 'query_embed':
+    dict(decay_mult=0.)}`` for the query-based heads' published recipes.
     """
 
     def add_params(self, params: List[dict], module: nn.Module, **kwargs) -> None:
@@ -40,6 +43,7 @@ class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
             raise ConfigError(f"decay_type must be 'layer_wise' or 'stage_wise', got {decay_type!r}")
         num_layers = self.paramwise_cfg.get('num_layers') or backbone.default_num_layers
         top_id = num_layers + 1  # N - 1
+        custom_keys = self.paramwise_cfg.get('custom_keys', {})
 
         groups: Dict[str, dict] = {}
         for name, param in module.named_parameters():
@@ -49,15 +53,21 @@ class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
                 layer_id = backbone.get_layer_id(name[len('backbone.'):], num_layers, decay_type)
             else:
                 layer_id = top_id
-            no_decay = param.ndim == 1 or name.endswith('.bias')
+            key = max((k for k in custom_keys if k in name), key=len, default=None)
+            mult = custom_keys.get(key, {})
+            no_decay = (param.ndim == 1 or name.endswith('.bias')
+                        or mult.get('decay_mult', 1.) == 0)
             group_name = f'layer_{layer_id}_{"no_decay" if no_decay else "decay"}'
+            if key is not None:
+                group_name += f'_{key}'
             if group_name not in groups:
-                scale = decay_rate ** (top_id - layer_id)
+                scale = decay_rate ** (top_id - layer_id) * mult.get('lr_mult', 1.)
                 groups[group_name] = dict(
                     params=[], param_names=[], group_name=group_name, lr_scale=scale,
                     lr=scale * self.base_lr)
                 if no_decay or self.base_wd is not None:  # else the optimizer's default
-                    groups[group_name]['weight_decay'] = 0. if no_decay else self.base_wd
+                    groups[group_name]['weight_decay'] = 0. if no_decay else \
+                        self.base_wd * mult.get('decay_mult', 1.)
             groups[group_name]['params'].append(param)
             groups[group_name]['param_names'].append(name)
 
@@ -70,9 +80,9 @@ class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     def _table(groups: List[dict], decay_type: str, decay_rate: float, num_layers: int) -> str:
         lines = [f'layer-wise lr decay: type={decay_type} rate={decay_rate} '
                  f'num_layers={num_layers}',
-                 f'{"group":<22}{"tensors":>8}{"lr_scale":>12}{"lr":>12}{"wd":>8}  first param']
+                 f'{"group":<34}{"tensors":>8}{"lr_scale":>12}{"lr":>12}{"wd":>8}  first param']
         for g in groups:
             wd = g.get('weight_decay', float('nan'))  # nan: the optimizer's default
-            lines.append(f'{g["group_name"]:<22}{len(g["params"]):>8}{g["lr_scale"]:>12.4f}'
+            lines.append(f'{g["group_name"]:<34}{len(g["params"]):>8}{g["lr_scale"]:>12.4f}'
                          f'{g["lr"]:>12.3e}{wd:>8.3g}  {g["param_names"][0]}')
         return '\n'.join(lines)

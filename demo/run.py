@@ -1,9 +1,11 @@
 """The CPU demo: pretrain ConvNeXt-atto on synthetic shapes (once), then fine-tune and test a
-Mask R-CNN and a UperNet on synthetic scenes; metrics, pictures and training curves go to
-WORK_ROOT/demo_{detection,segmentation}/. Run again after an interruption, it goes on.
+Mask R-CNN and a UperNet on synthetic scenes (all), or a DINO or a Mask2Former (instance) by
+name; metrics, pictures and training curves go to WORK_ROOT/demo_<name>/. Run again after an
+interruption, it goes on.
 
-    python tools/demo.py [detection|segmentation|all] [--work-root work_dirs] [--data-root data]
-        [--v2] [--cfg-options K=V ...] [--pretrain-cfg-options K=V ...] [--dry-run]
+    python tools/demo.py [detection|segmentation|all|dino|mask2former] [--work-root work_dirs]
+        [--data-root data] [--v2] [--cfg-options K=V ...] [--pretrain-cfg-options K=V ...]
+        [--dry-run]
 """
 import argparse
 import json
@@ -29,7 +31,16 @@ DEMOS = {
                   ['--show-dir', 'predictions', '--out', '{work}/predictions.pkl']),
     'segmentation': ('configs/demo/upernet_convnext_atto_synthetic.py', 'synthetic_ade_demo',
                      'ade', 128, 'images/training', 'annotations/validation',
-                     ['--show-dir', 'vis'])}
+                     ['--show-dir', 'vis']),
+    # the query-based heads, on the detection demo's data (benchmarks/query_heads.md)
+    'dino': ('configs/demo/dino_convnext_atto_synthetic.py', 'synthetic_coco_demo', 'coco', 160,
+             'train2017', 'annotations/instances_val2017.json',
+             ['--show-dir', 'predictions', '--out', '{work}/predictions.pkl']),
+    'mask2former': ('configs/demo/mask2former_convnext_atto_synthetic.py', 'synthetic_coco_demo',
+                    'coco', 160, 'train2017', 'annotations/instances_val2017.json',
+                    ['--show-dir', 'predictions', '--out', '{work}/predictions.pkl'])}
+# what `all` runs (make demo); the slower query-based heads run by name
+ALL = ('detection', 'segmentation')
 
 
 def resume_args(work_dir: str, dry_run: bool = False) -> List[str]:
@@ -152,7 +163,7 @@ def main() -> None:
     else:
         train(PRETRAIN_CONFIG, osp.dirname(pretrained), args.pretrain_cfg_options,
               dry_run=args.dry_run)
-    for name in DEMOS if args.demo == 'all' else [args.demo]:
+    for name in ALL if args.demo == 'all' else [args.demo]:
         run_demo(name, pretrained, args)
     print(f'== demo done in {time.time() - start:.0f} s')
 

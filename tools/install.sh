@@ -229,7 +229,14 @@ fi
 
 # ---- the rest ---------------------------------------------------------------------------
 step "installing mmengine, mmdet, mmsegmentation, timm, pycocotools and convnext-dense"
-EXTRAS="${EXTRAS:-tests,bench,export}"
+EXTRAS="${EXTRAS:-tests,export}"  # bench (mmpretrain): a venv of its own, see pyproject.toml
 "${PIP[@]}" install -q -e "$REPO[$EXTRAS]"
+# mmdet imports mmpretrain whenever it is installed, and mmpretrain 1.2 breaks beside tests'
+# transformers: such a one goes; the tests read mmpretrain's ConvNeXt from $VENV/reference
+if "${PIP[@]}" show -q mmpretrain >/dev/null 2>&1 && ! "$PY" -c 'import mmdet.models' 2>/dev/null; then
+  step "removing mmpretrain: beside transformers it breaks 'import mmdet.models'" && "${PIP[@]}" uninstall -y -q mmpretrain
+fi
+[[ ",$EXTRAS," != *,tests,* || -d "$VENV/reference/mmpretrain-1.2.0.dist-info" ]] ||
+  "${PIP[@]}" install -q --no-deps --target "$VENV/reference" "mmpretrain==1.2.0"
 mmcv_ok || die "mmcv's compiled ops do not import after install (No module named 'mmcv._ext'?); delete $WHEEL_DIR and rerun"
 step "done: activate with 'source ${VENV}/bin/activate'"
