@@ -79,7 +79,7 @@ def check_config(cfg: Config, splits: Sequence[str]) -> None:
     model = cfg.get('model') if isinstance(cfg.get('model'), dict) else {}
     init_cfg = (model.get('backbone') or {}).get('init_cfg') or {}
     path = init_cfg.get('checkpoint', '') if isinstance(init_cfg, dict) else ''
-    if path and '://' not in path and not osp.isfile(osp.expanduser(path)):
+    if path and '://' not in path and not osp.exists(osp.expanduser(path)):
         hint = cfg.get('checkpoint_hint') or 'put the file there'
         raise CheckpointError(f'pretrained backbone checkpoint {path} does not exist; {hint}, '
                               'or set model.backbone.init_cfg=None to train from scratch')

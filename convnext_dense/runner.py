@@ -16,6 +16,7 @@ from typing import Callable, Optional, Union
 import torch
 import torch.distributed as dist
 from mmengine.model import is_model_wrapper
+from mmengine.runner import EpochBasedTrainLoop
 from mmengine.runner import Runner as MMEngineRunner
 
 from .amp import fp32_islands
@@ -67,7 +68,7 @@ class Runner(MMEngineRunner):
         step reached instead of restoring the checkpoint's (to extend or change a schedule)."""
         new, configured = self.cfg.get('resume_new_schedule'), schedule_end(self.param_schedulers)
         super().resume(filename, resume_optimizer, resume_param_scheduler and not new, map_location)
-        unit = 'epoch' if 'max_epochs' in self.cfg.train_cfg else 'iter'
+        unit = 'epoch' if isinstance(self.train_loop, EpochBasedTrainLoop) else 'iter'
         reached, limit = getattr(self, unit), getattr(self.train_loop, f'max_{unit}s')
         if reached > limit:
             raise ConfigError(f'{filename} has trained {reached} {unit}s, more than train_cfg.'
