@@ -11,6 +11,7 @@ Everything is a pure function of the ``numpy.random.Generator`` passed in, so a 
 the data. :func:`render_scene` is shared by the COCO writer here and the ADE20K-format
 writer; :func:`write_coco_dataset` writes the standard COCO layout with exact RLE masks.
 """
+import argparse
 import json
 import os
 import os.path as osp
@@ -372,3 +373,31 @@ def write_ade20k_dataset(out_dir: str, num_train: int = 300, num_val: int = 50,
     folder, annotation folder)}``."""
     return {split: write_ade20k_split(out_dir, split, n, image_size, seed, max_objects, style)
             for split, n in (('train', num_train), ('val', num_val))}
+
+
+# ---------------------------------------------------- command line (tools/make_synthetic_data.py)
+DEFAULTS = {'coco': dict(out='data/synthetic_coco', num_train=200, size=[160]),
+            'ade': dict(out='data/synthetic_ade', num_train=300, size=[128])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description='Write a synthetic shape dataset for the demos')
+    parser.add_argument('kind', choices=list(DEFAULTS))
+    parser.add_argument('--out', help='output folder')
+    parser.add_argument('--num-train', type=int)
+    parser.add_argument('--num-val', type=int, default=50)
+    parser.add_argument('--size', type=int, nargs='+', help='one number (square) or H W')
+    parser.add_argument('--max-objects', type=int, default=4)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--style', choices=list(SCENE_STYLES), default='hard',
+                        help='demo = larger objects, calmer background, less clutter')
+    args = parser.parse_args()
+    for key, value in DEFAULTS[args.kind].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    size = args.size[0] if len(args.size) == 1 else tuple(args.size[:2])
+    write = write_coco_dataset if args.kind == 'coco' else write_ade20k_dataset
+    written = write(args.out, args.num_train, args.num_val, size, args.seed, args.max_objects,
+                    SCENE_STYLES[args.style])
+    for split, paths in written.items():
+        print(f'{split}: {paths if isinstance(paths, str) else " ".join(paths)}')

@@ -7,13 +7,9 @@
 #                                        # matching torch's (the system's or NVIDIA's packages)
 #   INSTALL_DRY_RUN=1 ...                # stop before the mmcv build: show what it would use
 #
-# Why this script exists: PyPI has no mmcv 2.x wheel for current torch, mmdet 3.3 and
-# mmseg 1.2 refuse mmcv >= 2.2, and mmcv 2.1.0's source archive does not compile against
-# torch >= 2.10 headers (C++20 required) nor install with setuptools >= 70. We build
-# mmcv 2.1.0 once with those fixes and cache the wheel outside the repository, keyed by
-# mmcv, torch, Python and CUDA versions and CUDA archs, so later installs take seconds.
-# benchmarks/gpu_check.py runs it offline with TORCH_VERSION=installed (keep the GPU machine's
-# torch), PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR and WHEEL_CACHE=DIR (wheels it carried).
+# No mmcv 2.x wheel exists for current torch and mmdet 3.3 / mmseg 1.2 refuse mmcv >= 2.2:
+# mmcv 2.1.0 is built once (C++20, setuptools < 70) and its wheel cached outside the
+# repository, keyed by mmcv, torch, Python, CUDA and archs (docs/install.md).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -140,13 +136,8 @@ if [ "$WANT_CUDA" = 1 ]; then
     NVCC_FROM="venv"
   fi
   export CUDA_HOME PATH="$CUDA_HOME/bin:$PATH"
-  # Data-centre GPUs by default: 8.0 = A100/A30, 9.0 = H100/H200/GH200. Others to add as
-  # needed: 8.6 (A10, A40, RTX 30xx/A6000), 8.9 (L4, L40S, RTX 40xx), 10.0 (B200/GB200),
-  # 12.0 (RTX 50xx, RTX PRO Blackwell); "+PTX" on the last entry adds PTX that newer GPUs
-  # JIT-compile at first use. Each arch compiles the device code of mmcv's 58 .cu files
-  # once more: on 2 cores roi_align_cuda.cu took 58 s for one arch and 82 s for two (40 s of
-  # host code, 20 s per arch), the largest, filtered_lrelu.cu, 470 s for one arch (415 s of
-  # it per arch): README "On a GPU machine".
+  # data-centre GPUs by default (8.0 A100, 9.0 H100/H200); each arch compiles mmcv's device
+  # code once more (docs/install.md lists others and the cost)
   export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-8.0;9.0}"
   CUDA_TAG="cu${TORCH_CUDA//./}-sm$(echo "$TORCH_CUDA_ARCH_LIST" | tr -d '. ' | tr ';' '_')"
   # Never a silent mismatch: ask torch's own extension builder, before a long build, whether
@@ -175,8 +166,7 @@ fi
 KEY="mmcv-$MMCV_VERSION-torch$TORCH_VERSION-$PY_TAG-$CUDA_TAG"
 WHEEL_DIR="$WHEEL_CACHE/$KEY"
 if [ "$WANT_CUDA" = 1 ] && [ -z "${MAX_JOBS_SET:-}" ]; then
-  # an nvcc job peaked at 1.3 GiB (roi_align_cuda.cu) and 2.7 GiB (filtered_lrelu.cu, the
-  # largest file): keep 3 GiB of available memory per job
+  # an nvcc job peaked at 2.7 GiB (benchmarks/gpu.md): 3 GiB of available memory per job
   MEM_JOBS=$(( $(awk '/MemAvailable/ {print $2}' /proc/meminfo) / (3 * 1024 * 1024) ))
   [ "$MEM_JOBS" -ge "$MAX_JOBS" ] || MAX_JOBS=$(( MEM_JOBS > 0 ? MEM_JOBS : 1 ))
 fi
