@@ -1,10 +1,7 @@
-"""Mixed precision without a GPU: ``convnext_dense.AmpOptimWrapper`` is MMEngine's
-``AmpOptimWrapper`` under ``torch.autocast('cpu')`` (on a GPU, MMEngine's class unchanged).
-
-The recipes name it. What in mmcv and mmdet needs fp32 runs in fp32 only inside
-:func:`fp32_islands`, which the wrapper enters around each training forward and
-``convnext_dense.Runner`` around testing; importing this module changes nothing.
-"""
+"""Mixed precision without a GPU (docs/mixed_precision.md): ``convnext_dense.AmpOptimWrapper``
+is MMEngine's ``AmpOptimWrapper`` under ``torch.autocast('cpu')``. What in mmcv and mmdet needs
+fp32 runs in fp32 only inside :func:`fp32_islands` (the wrapper's training forward,
+``convnext_dense.Runner``'s testing)."""
 import functools
 import sys
 from contextlib import contextmanager
@@ -40,13 +37,9 @@ def _fp32_inside_cpu_autocast(function: Callable) -> Callable:
 
 
 def _fp32_methods() -> List[Tuple[type, str]]:
-    """What runs in fp32 under CPU autocast, of the libraries this process has imported.
-
-    mmcv's CPU RoIAlign has fp32/fp64/fp16 kernels only and reads raw NCHW memory (mmcv#2203:
-    channels-last input is misread); its NMS reads fp32 memory. mmdet 3 makes anchors and
-    boxes in its heads' output dtype (bf16: 8-pixel steps at 1216 px) and RoIs in the
-    features': fp32 there, as mmdet 2's force_fp32 did.
-    """
+    """What runs in fp32 under CPU autocast, of the libraries this process has imported:
+    mmcv's CPU RoIAlign (no bf16 kernel; reads raw NCHW memory, mmcv#2203) and NMS (reads fp32),
+    mmdet 3's boxes (bf16 would put them on 8-pixel steps at 1216 px), as mmdet 2's force_fp32."""
     methods = []
     if 'mmcv.ops' in sys.modules:
         from mmcv.ops import RoIAlign
@@ -62,8 +55,8 @@ def _fp32_methods() -> List[Tuple[type, str]]:
 
 @contextmanager
 def fp32_islands() -> Iterator[None]:
-    """Inside: mmcv's RoIAlign and NMS and mmdet's box post-processing and RoI extraction run
-    in fp32 whenever CPU autocast is on. On exit the classes are as they were."""
+    """Inside, :func:`_fp32_methods` run in fp32 under CPU autocast; on exit the classes are as
+    they were."""
     originals = [(owner, name, owner.__dict__[name]) for owner, name in _fp32_methods()]
     for owner, name, original in originals:
         function = original.__func__ if isinstance(original, staticmethod) else original
@@ -86,9 +79,8 @@ def native_bf16() -> bool:
 
 
 def cpu_autocast_dtype(dtype: Optional[Union[str, torch.dtype]] = None) -> torch.dtype:
-    """``dtype``, else bf16 where the CPU has native bf16 and fp32 elsewhere. fp16 is refused
-    on a CPU without AMX-FP16: its training step runs 8-20x slower than fp32 there
-    (benchmarks/amp_cpu.md)."""
+    """``dtype``, else bf16 where the CPU has native bf16 and fp32 elsewhere; fp16 refused on a
+    CPU without AMX-FP16 (8-20x slower than fp32 there, benchmarks/amp_cpu.md)."""
     if dtype is None:
         return torch.bfloat16 if native_bf16() else torch.float32
     dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype

@@ -4,21 +4,10 @@ Pure functions on state dicts, plus the places they are used: the backbone's ``i
 loading (:func:`load_pretrained`), whole-model loading that never loads half a model
 (:func:`load_model_checkpoint`) and ``tools/convert_checkpoint.py`` (:func:`convert_checkpoint`).
 
-Layouts (see ``shared/reference/recipes.md``):
-- ``official``: FAIR release, ``{'model': sd}``, keys ``downsample_layers.*``, ``stages.s.b.*``,
-  classifier ``norm.*`` and ``head.*`` (none in V2's dense FCMAE release).
-- ``fcmae``: a ConvNeXt-V2 FCMAE pre-training state: ``encoder.`` prefix, sparse-conv
-  ``*.kernel`` tensors, ``ln``/``linear`` name parts, decoder keys (dropped).
-- ``timm``: ``stem.*``, ``stages.s.downsample.*``, ``stages.s.blocks.b.{conv_dw,mlp.fc1,...}``,
-  ``head.norm``/``head.fc``; atto..nano store the MLP as 1x1 convs.
-- ``mmpretrain``: ``{'state_dict': sd}``, prefix ``backbone.``, ``depthwise_conv``,
-  ``pointwise_conv1/2``, the classifier's final norm at ``backbone.norm3``, head ``head.fc``.
-- ``detector``: an mmdet/mmseg model checkpoint (this project's or mmdet's own ConvNeXt
-  configs): backbone under ``backbone.``, trained output norms ``norm0..3``.
-- ``transformers``: ``ConvNextModel``/``ConvNextV2Model``/``ConvNextBackbone`` (``embeddings.*``,
-  ``encoder.stages.s.layers.b.*``, output norms ``hidden_states_norms.stageN``) and
-  ``DINOv3ConvNextModel`` (``[model.]stages.s.{downsample_layers,layers}.*``), also inside
-  ``UperNetForSemanticSegmentation`` (``backbone.``); ``open_clip``: timm's under ``visual.trunk.``.
+Layouts (table in ``docs/checkpoints.md``): ``official`` (FAIR), ``fcmae`` (V2 pre-training,
+sparse kernels), ``timm``, ``open_clip`` (timm's under ``visual.trunk.``), ``transformers``
+(ConvNext, ConvNextV2, ConvNextBackbone, DINOv3ConvNext, also in UperNet), ``mmpretrain`` (a
+classifier) and ``detector`` (a whole mmdet/mmseg model, backbone under ``backbone.``).
 V2's GRN ``grn.gamma/beta`` (timm: ``mlp.grn.weight/bias``) come out of every layout as (4C,).
 A whole model's backbone in any of these layouts is renamed by :func:`rename_backbone_keys`
 when it loads (``ConvNeXt._load_from_state_dict``), whichever loader reads it.

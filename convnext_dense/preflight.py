@@ -1,10 +1,7 @@
-"""Checks of a config against its data and checkpoint before a model is built.
-
-The mistakes users make most with mmdet and mmseg (heads with another number of classes
-than the data, the other task's checkpoint) otherwise surface as a traceback an epoch
-later or as wrong metrics with exit code 0. The tools run these first; each failure is one
-line naming the file or key and what to set.
-"""
+"""Checks of a config against its data and pretrained checkpoint before the work
+(``convnext_dense.Runner`` runs them). The mistakes users make most with mmdet and mmseg
+otherwise surface as a traceback an epoch later or as wrong metrics with exit code 0; each
+failure is one line naming the file or key and what to set."""
 import glob
 import inspect
 import os.path as osp
@@ -15,12 +12,9 @@ from mmengine.config import Config
 from mmengine.fileio import load as load_file
 from mmengine.registry import DATASETS
 
-from .checkpoint import CheckpointError, load_checkpoint_file
-from .checkpoint_layouts import unwrap_state_dict
+from .checkpoint import CheckpointError
 from .errors import DataError, DatasetNotFoundError, UserError
 
-# parts of a model config that are settings, not sub-modules with weights
-NOT_MODULES = ('data_preprocessor', 'train_cfg', 'test_cfg', 'init_cfg', 'backbone_cfg')
 LABEL_SAMPLE = 16  # label maps read to check segmentation labels cheaply
 DATASET_HINTS = {  # config key dataset_hint overrides these
     'CocoDataset': 'download COCO 2017 from https://cocodataset.org and unpack it there',
@@ -202,18 +196,3 @@ def check_coco_file(dataset: dict, classes: Sequence[str]) -> None:
 def has_mask(segmentation) -> bool:  # an RLE, or a polygon of 3 points or more
     return isinstance(segmentation, dict) and bool(segmentation) or any(
         isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in segmentation or [])
-
-
-def check_checkpoint_parts(model: dict, checkpoint: str) -> None:
-    """A checkpoint has weights for every part of the model (backbone, neck, heads)."""
-    state_dict = unwrap_state_dict(load_checkpoint_file(checkpoint))
-    held = sorted({key.split('.')[0] for key in state_dict})
-    needed = [name for name, part in model.items()
-              if isinstance(part, dict) and 'type' in part and name not in NOT_MODULES]
-    missing = [name for name in needed if name not in held]
-    if missing:
-        raise CheckpointError(
-            f'checkpoint {checkpoint} holds weights for {", ".join(held)} but this '
-            f'{model.get("type", "model")} also needs {", ".join(missing)}: pass a checkpoint '
-            'trained with this config (or --allow-partial-checkpoint to test it anyway)')
-

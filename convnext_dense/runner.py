@@ -1,14 +1,9 @@
 """``convnext_dense.Runner``: MMEngine's Runner with what the recipes need, switched on by
-``runner_type = 'convnext_dense.Runner'`` (``configs/_base_/convnext_dense_runtime.py``), so
-that our tools and mmdet's/mmseg's own ``tools/train.py`` and ``test.py`` behave the same.
-
-- the config's data and classes are checked before training or testing (pre-flight);
-- checkpoints (``load_from``, resume, testing) are read once, weights-only, and a model is
-  never half loaded in silence (config ``allow_partial_checkpoint = True`` allows it);
-- testing runs mmcv's and mmdet's fp32 ops in fp32 under CPU autocast;
-- distributed runs without a GPU use gloo through MMEngine's launcher settings;
-- resuming says whose parameter schedule applies and refuses a run that would train nothing.
-"""
+``runner_type`` (``configs/_base_/convnext_dense_runtime.py``), so that our tools and mmdet's/
+mmseg's own behave the same: data checked before training or testing; checkpoints read once,
+weights-only, never half a model in silence (``allow_partial_checkpoint = True`` allows it);
+fp32 islands in testing; gloo for distributed runs without a GPU; resuming says whose
+parameter schedule applies and refuses a run that would train nothing."""
 import os
 import subprocess
 from typing import Callable, Optional, Union
@@ -16,8 +11,7 @@ from typing import Callable, Optional, Union
 import torch
 import torch.distributed as dist
 from mmengine.model import is_model_wrapper
-from mmengine.runner import EpochBasedTrainLoop
-from mmengine.runner import Runner as MMEngineRunner
+from mmengine.runner import EpochBasedTrainLoop, Runner as MMEngineRunner
 
 from .amp import fp32_islands
 from .checkpoint import load_checkpoint_file, set_trust_checkpoints
