@@ -80,7 +80,7 @@ def train(config: str, dtype, data: dict, args) -> dict:
     from mmengine.registry import RUNNERS
 
     from cli_helpers import read_config, set_data_root
-    from demo.synthetic_data import CLASSES
+    from cpu_demo.synthetic_data import CLASSES
 
     class Probe(Hook):
         def __init__(self):
@@ -143,11 +143,11 @@ def main() -> None:
     else:
         install_missing(osp.abspath(args.wheels))
     args.iters = args.iters or 30
-    # convnext_dense and demo/ from this checkout, installed or not; tools/cli_helpers.py
+    # convnext_dense and cpu_demo/ from this checkout, installed or not; tools/cli_helpers.py
     sys.path[:0] = [REPO, osp.join(REPO, 'tools')]
     import torch
 
-    from demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
+    from cpu_demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
     if not args.cpu_dry_run and not torch.cuda.is_available():
         sys.exit('error: torch sees no GPU; use --cpu-dry-run on a machine without one')
     images = DRY_IMAGES if args.cpu_dry_run else IMAGES

@@ -32,7 +32,7 @@ import convnext_dense  # noqa: F401
 from convnext_dense import ConvNeXt
 from convnext_dense.amp import AmpOptimWrapper, cpu_autocast_dtype, fp32_islands, native_bf16
 from convnext_dense.checkpoint import load_checkpoint_file
-from demo.synthetic_data import CLASSES, write_ade20k_dataset, write_coco_dataset
+from cpu_demo.synthetic_data import CLASSES, write_ade20k_dataset, write_coco_dataset
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN_MAIN = runpy.run_path(osp.join(REPO, 'tools/train.py'))['main']

@@ -177,7 +177,7 @@ def test_infer_nothing_readable_is_exit_1_and_missing_checkpoint_is_one_line(ima
 def trained_segmentor(tmp_path_factory):
     """A tiny real training run of the segmentation demo: 4 iterations, validation at 2
     and 4, a checkpoint written by MMEngine."""
-    from demo.synthetic_data import write_ade20k_dataset
+    from cpu_demo.synthetic_data import write_ade20k_dataset
     root = tmp_path_factory.mktemp('seg')
     data = str(root / 'data')
     write_ade20k_dataset(data, num_train=8, num_val=2, image_size=64, seed=1)

@@ -14,7 +14,7 @@ from mmengine.registry import init_default_scope
 
 import convnext_dense  # noqa: F401
 from convnext_dense.detection import CocoDataset
-from demo.synthetic_data import write_coco_dataset
+from cpu_demo.synthetic_data import write_coco_dataset
 from convnext_dense.errors import DataError
 
 DET_DEMO = 'configs/demo/mask_rcnn_convnext_atto_synthetic.py'
@@ -199,7 +199,7 @@ class _RunsCommand:
 
 
 def test_code_carrying_checkpoint_refused_by_every_tool(repo_root, tmp_path):
-    from demo.synthetic_data import write_ade20k_dataset
+    from cpu_demo.synthetic_data import write_ade20k_dataset
     data = tmp_path / 'ade'
     write_ade20k_dataset(str(data), num_train=2, num_val=1, image_size=64, seed=0)
     marker = tmp_path / 'pwned'

@@ -1,4 +1,4 @@
-"""tools/demo.py (demo/run.py): the resume rule, each step's command line (--dry-run), a failing step's exit
+"""tools/demo.py (cpu_demo/run.py): the resume rule, each step's command line (--dry-run), a failing step's exit
 code, and demo configs whose schedule follows the real keys a user overrides."""
 import ast
 import os
@@ -12,7 +12,7 @@ from mmengine.config import Config
 from helpers import DET_DEMO, REPO, SEG_DEMO, one_line_error, run_tool
 
 PRETRAIN = 'configs/demo/convnext_atto_shapes_pretrain.py'
-from demo import run as demo
+from cpu_demo import run as demo
 
 
 def write(path, text='x'):

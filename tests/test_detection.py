@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from demo.synthetic_data import (CLASSES, PALETTE, SCENE_STYLES, render_scene,
+from cpu_demo.synthetic_data import (CLASSES, PALETTE, SCENE_STYLES, render_scene,
                                                write_coco_dataset)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -126,7 +126,7 @@ def test_coco_files_are_exact(tmp_path):
     coco = COCO(files['train'])
     assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(CLASSES)
     assert len(coco.getImgIds()) == 6
-    from demo.synthetic_data import scene_rng
+    from cpu_demo.synthetic_data import scene_rng
     for img_id in coco.getImgIds():
         info = coco.loadImgs(img_id)[0]
         assert osp.isfile(tmp_path / 'train2017' / info['file_name'])

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from demo.synthetic_data import CLASSES, render_scene
-from demo.pretraining import PRETRAIN_STYLE, ShapeClassifier, SyntheticShapes
+from cpu_demo.synthetic_data import CLASSES, render_scene
+from cpu_demo.pretraining import PRETRAIN_STYLE, ShapeClassifier, SyntheticShapes
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN = 'configs/demo/convnext_atto_shapes_pretrain.py'

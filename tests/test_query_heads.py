@@ -1,7 +1,8 @@
 """DINO and Mask2Former on ConvNeXt (issue 27): the recipes follow their published sources,
 layer decay with custom_keys, every recipe builds and trains at atto size, and the tools work
-with these heads: train -> resume -> tools/test.py (COCO box / mask AP, mIoU) -> tools/infer.py
-pictures, tools/analysis/get_flops.py; a short learning run (the loss falls, mIoU rises)."""
+with these heads on the demo-sized configs: tools/train.py (and resume) -> tools/test.py (COCO
+box / mask AP, mIoU) -> tools/infer.py pictures; tools/analysis/get_flops.py; a short learning
+run (the loss falls, mIoU rises)."""
 import glob
 import json
 import os.path as osp
@@ -12,7 +13,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
+from cpu_demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
 from helpers import NO_PRETRAINED, REPO, run_tool
 
 DINO_DEMO = 'configs/demo/dino_convnext_atto_synthetic.py'
@@ -194,8 +195,18 @@ def _batch(scope, size=64):
     return dict(inputs=inputs, data_samples=samples)
 
 
+@pytest.fixture
+def one_thread():
+    """One math thread in this process while the test runs (tests/conftest.py sets two,
+    which thrash on two shared cores); the tools' processes get one from run_tool."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize('name', sorted(RECIPES))
-def test_recipe_builds_and_trains_at_atto_size(name):
+def test_recipe_builds_and_trains_at_atto_size(name, one_thread):
     """The recipe's head as published (layers, losses, matching; DINO with 300 queries, not
     900, on 128-pixel images), atto backbone, 64-pixel images: an optimizer step through the
     recipe's own optim wrapper and layer decay updates the backbone and the queries."""
@@ -259,7 +270,7 @@ def _train(config, data, work, iters, *options, resume=False):
 
 
 def _scalars(work):
-    """Every run's logged scalars, in the order of the runs (a resumed run logs anew)."""
+    """Every run's logged scalars, in the order of the runs."""
     return [json.loads(line)
             for path in sorted(glob.glob(osp.join(work, '*', 'vis_data', 'scalars.json')))
             for line in open(path)]
@@ -267,48 +278,45 @@ def _scalars(work):
 
 @pytest.fixture(scope='module')
 def dino(coco_data, tmp_path_factory):
-    """4 iterations, interrupted after 2 and resumed."""
+    """4 iterations, stopped after 2 and resumed; no validation."""
     work = str(tmp_path_factory.mktemp('dino'))
-    _train(DINO_DEMO, coco_data, work, 2, 'train_cfg.val_interval=4')
-    log = _train(DINO_DEMO, coco_data, work, 4, 'train_cfg.val_interval=4', resume=True)
+    _train(DINO_DEMO, coco_data, work, 2, 'train_cfg.val_interval=100')
+    log = _train(DINO_DEMO, coco_data, work, 4, 'train_cfg.val_interval=100', resume=True)
     return work, log
 
 
 @pytest.fixture(scope='module')
 def mask2former(coco_data, tmp_path_factory):
     work = str(tmp_path_factory.mktemp('m2f'))
-    _train(M2F_DEMO, coco_data, work, 2, 'train_cfg.val_interval=2')
+    _train(M2F_DEMO, coco_data, work, 2, 'train_cfg.val_interval=100')
     return work
 
 
 @pytest.fixture(scope='module')
 def mask2former_ade(ade_data, tmp_path_factory):
-    """The learning run: 40 iterations on 8 scenes scored on those scenes every 10, stopped
-    after 20 and resumed."""
+    """The learning run: 40 iterations on 8 scenes, scored on those scenes every 10."""
     work = str(tmp_path_factory.mktemp('m2f_ade'))
-    options = ['train_cfg.val_interval=10', 'default_hooks.checkpoint.interval=20',
-               'val_dataloader.dataset.data_prefix.img_path=images/training',
-               'val_dataloader.dataset.data_prefix.seg_map_path=annotations/training',
-               'param_scheduler.0.end=5', 'param_scheduler.1.begin=5',
-               'param_scheduler.1.end=40', 'optim_wrapper.optimizer.lr=1e-3']
-    _train(M2F_ADE_DEMO, ade_data, work, 20, *options)
-    log = _train(M2F_ADE_DEMO, ade_data, work, 40, *options, resume=True)
-    return work, log
+    _train(M2F_ADE_DEMO, ade_data, work, 40, 'train_cfg.val_interval=10',
+           'default_hooks.checkpoint.interval=40',
+           'val_dataloader.dataset.data_prefix.img_path=images/training',
+           'val_dataloader.dataset.data_prefix.seg_map_path=annotations/training',
+           'param_scheduler.0.end=5', 'param_scheduler.1.begin=5',
+           'param_scheduler.1.end=40', 'optim_wrapper.optimizer.lr=1e-3')
+    return work
 
 
 def _checkpoint(work):
     return open(osp.join(work, 'last_checkpoint')).read().strip()
 
 
-def test_resume_goes_on_from_the_checkpoint(dino, mask2former_ade):
-    for work, log, done in ((*dino, 2), (*mask2former_ade, 20)):
-        assert 'resumed' in log.lower() and f'Iter(train) [{done + 1}/' in log, log[-2000:]
-        assert _checkpoint(work).endswith(f'iter_{2 * done}.pth')
+def test_resume_goes_on_from_the_checkpoint(dino):
+    work, log = dino
+    assert 'resumed' in log.lower() and 'Iter(train) [3/4]' in log, log[-2000:]
+    assert _checkpoint(work).endswith('iter_4.pth')
 
 
 def test_mask2former_semantic_learns_in_a_few_dozen_iterations(mask2former_ade):
-    work, _ = mask2former_ade
-    scalars = _scalars(work)
+    scalars = _scalars(mask2former_ade)
     losses = [s['loss'] for s in scalars if 'loss' in s]
     assert len(losses) == 40
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
@@ -320,7 +328,7 @@ def test_mask2former_semantic_learns_in_a_few_dozen_iterations(mask2former_ade):
 def test_test_py_scores_a_checkpoint_and_infer_draws_it(head, request, coco_data, ade_data,
                                                         tmp_path):
     work = request.getfixturevalue(head)
-    work = work[0] if isinstance(work, tuple) else work
+    work = work[0] if head == 'dino' else work
     config, data = {'dino': (DINO_DEMO, coco_data), 'mask2former': (M2F_DEMO, coco_data),
                     'mask2former_ade': (M2F_ADE_DEMO, ade_data)}[head]
     metrics_file = tmp_path / 'metrics.json'
@@ -340,7 +348,7 @@ def test_test_py_scores_a_checkpoint_and_infer_draws_it(head, request, coco_data
                       '--score-thr', '0.0', timeout=300)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     stem = osp.splitext(osp.basename(image))[0]
-    picture = cv2.imread(str(out / 'vis' / f'{stem}.png'))
+    picture = cv2.imread(str(out / 'vis' / osp.basename(image)))
     assert picture is not None and picture.shape[:2] == cv2.imread(image).shape[:2]
     assert (out / 'preds' / f'{stem}.json').is_file()
 

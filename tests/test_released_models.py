@@ -239,7 +239,7 @@ def demo_model_with_mmpretrain_backbone(num_classes=5):
 
 @pytest.fixture(scope='module')
 def tiny_coco(tmp_path_factory):
-    from demo.synthetic_data import write_coco_dataset
+    from cpu_demo.synthetic_data import write_coco_dataset
     root = tmp_path_factory.mktemp('synthetic_coco')
     write_coco_dataset(str(root), num_train=4, num_val=2, image_size=96, seed=1)
     return str(root)

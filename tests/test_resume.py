@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from convnext_dense.checkpoint import load_checkpoint_file
-from demo.synthetic_data import write_ade20k_dataset
+from cpu_demo.synthetic_data import write_ade20k_dataset
 
 CONFIG = 'configs/demo/upernet_convnext_atto_synthetic.py'
 # 4 iterations of batch 2, a checkpoint every 2, no validation: small and quick

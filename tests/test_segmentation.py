@@ -14,8 +14,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from demo.synthetic_data import CLASSES, SCENE_STYLES
-from demo.synthetic_data import ade_metainfo, write_ade20k_dataset
+from cpu_demo.synthetic_data import CLASSES, SCENE_STYLES
+from cpu_demo.synthetic_data import ade_metainfo, write_ade20k_dataset
 from convnext_dense.errors import DataError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

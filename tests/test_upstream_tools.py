@@ -7,7 +7,7 @@ import os.path as osp
 
 import pytest
 
-from demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
+from cpu_demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
 from helpers import DET_DEMO, NO_PRETRAINED, REPO, SEG_DEMO, run_tool
 
 LOADERS = [f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')

@@ -12,7 +12,7 @@ import torch
 from mmengine.config import Config
 
 from cli_helpers import set_data_root
-from demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
+from cpu_demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
 from convnext_dense.errors import UserError
 from helpers import DET_DEMO, NO_PRETRAINED, REPO, SEG_DEMO, one_line_error, run_tool
 

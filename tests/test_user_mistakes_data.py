@@ -13,7 +13,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
+from cpu_demo.synthetic_data import write_ade20k_dataset, write_coco_dataset
 from convnext_dense.errors import DataError, DatasetNotFoundError, UserError
 from convnext_dense.preflight import check_config, check_label_values
 from helpers import DET_DEMO, NO_PRETRAINED, REPO, SEG_DEMO, one_line_error, run_tool

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write a synthetic shape dataset for the CPU demos and tests (demo/synthetic_data.py).
+"""Write a synthetic shape dataset for the CPU demos and tests (cpu_demo/synthetic_data.py).
 
     python tools/make_synthetic_data.py coco --out data/synthetic_coco [--num-train 200]
         [--num-val 50] [--size 160 | --size H W] [--seed 0] [--style hard|demo]
@@ -11,8 +11,8 @@ ade: the ADE20K layout ({images,annotations}/{training,validation}; label 0 = ot
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # demo/ (not in the wheel)
-from demo.synthetic_data import main  # noqa: E402
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # cpu_demo/ (not in the wheel)
+from cpu_demo.synthetic_data import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

@@ -23,8 +23,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # demo/
-from demo.synthetic_data import SCENE_STYLES, SceneStyle, render_scene  # noqa: E402
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # cpu_demo/
+from cpu_demo.synthetic_data import SCENE_STYLES, SceneStyle, render_scene  # noqa: E402
 
 
 def plain_cnn(stem_stride: int) -> nn.Sequential:

@@ -5,9 +5,9 @@
 # accuracy (chance 20%) in 12 minutes on 2 cores. The backbone starts from MMEngine's fan-in
 # Kaiming init. Measurements: benchmarks/from_scratch_learning.md, sections 3, 6 and 7.
 _base_ = ['../_base_/convnext_dense_runtime.py']
-# demo/ is the repository's top-level package (not in the wheel): tools/demo.py runs this
+# cpu_demo/ is the repository's top-level package (not in the wheel): tools/demo.py runs this
 # with PYTHONPATH set to the repository; by hand, run from there with PYTHONPATH=.
-custom_imports = dict(imports=['convnext_dense', 'demo'],
+custom_imports = dict(imports=['convnext_dense', 'cpu_demo'],
                       allow_failed_imports=False)
 default_scope = 'convnext_dense'
 work_dir = 'work_dirs/demo_pretrain'

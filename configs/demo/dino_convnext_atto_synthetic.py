@@ -66,7 +66,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mult=1.0))))
 auto_scale_lr = dict(enable=False, base_batch_size=4)
 default_hooks = dict(
-    logger=dict(interval=10),
+    logger=dict(interval=10, log_metric_by_epoch=False),
     checkpoint=dict(_delete_=True, type='CheckpointHook', by_epoch=False, interval=100,
                     max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)

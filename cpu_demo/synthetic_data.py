@@ -381,7 +381,8 @@ DEFAULTS = {'coco': dict(out='data/synthetic_coco', num_train=200, size=[160]),
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description='Write a synthetic shape dataset for the demos')
+    parser = argparse.ArgumentParser(description='Write a synthetic shape dataset for the CPU '
+                                                 'demos and tests.')
     parser.add_argument('kind', choices=list(DEFAULTS))
     parser.add_argument('--out', help='output folder')
     parser.add_argument('--num-train', type=int)
