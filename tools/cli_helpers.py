@@ -76,9 +76,8 @@ def build_runner(cfg: Config):
 
 
 def onnx_model_config(cfg: Config, path: str) -> dict:
-    """``cfg.model`` replaced by an exported file run through mmdet's or mmseg's interface
-    (same data preprocessor, test settings and post-processing), refused before any data if
-    it was exported for another task or other classes."""
+    """``cfg.model`` as an exported file behind mmdet's or mmseg's interface (same pipeline and
+    post-processing); refused before any data if exported for another task or classes."""
     model, classes = cfg.model, dataset_classes(cfg)
     if cfg.get('default_scope') == 'mmdet':
         OnnxModelFile(path, 'detection', classes)
@@ -94,9 +93,8 @@ def onnx_model_config(cfg: Config, path: str) -> dict:
 
 
 def set_data_root(cfg: Config, data_root: str) -> None:
-    """Point every dataset and COCO evaluator at ``data_root``: relative paths follow it,
-    absolute paths under the old data root move with it, any other absolute path refuses
-    (one line), so that no split silently keeps the old data."""
+    """Every dataset and COCO evaluator to ``data_root``: relative paths and absolute ones under
+    the old root move with it, another absolute path refuses, so no split keeps the old data."""
     old_roots = []
     for split, dataset in split_datasets(cfg, ('train', 'val', 'test')):
         old_root = osp.abspath(dataset.get('data_root') or cfg.get('data_root') or '.')
@@ -135,8 +133,7 @@ def moved(path: str, old_roots: List[str], what: str) -> str:
 
 @contextmanager
 def user_errors(debug: bool, interrupt_hint: str = '') -> Iterator[None]:
-    """Print the user's mistakes as one line and exit 2 (Ctrl-C: 130); ``--debug`` re-raises
-    them. Any other exception keeps its traceback."""
+    """The user's mistakes as one line, exit 2 (Ctrl-C: 130); others keep their traceback."""
     try:
         yield
     except Exception as exc:

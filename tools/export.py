@@ -4,12 +4,9 @@ ONNX file that plain onnxruntime runs, then check it against PyTorch.
 
     python tools/export.py CONFIG CHECKPOINT OUT.onnx [--shape H W] [--opset N] [--static]
 
-Input ``image``: one normalised, unpadded image, float32 (1, 3, H, W), any H and W (with
---static only --shape). Outputs, in the input's pixels: detectors ``dets`` (N, 5: x1, y1, x2,
-y2, score), ``labels`` (N,), ``masks`` (N, M, M: probabilities of each detection's class in
-its box, to paste into the box); segmentors ``logits`` (1, classes, H, W). tools/test.py and
-tools/infer.py take OUT.onnx in place of the checkpoint. Exit 2 if it differs from PyTorch
-by more than TOLERANCE at either of two sizes (the checked models differ by 1e-4 or less).
+Input and outputs: docs/export.md. tools/test.py and tools/infer.py take OUT.onnx in place of
+the checkpoint. Exit 2 if it differs from PyTorch by more than TOLERANCE at either of two
+sizes (the checked models differ by 1e-4 or less).
 """
 import argparse
 import os

@@ -83,39 +83,37 @@ def output_names(images: list) -> list:  # stems, or paths below a common folder
         os.sep, '_').replace('.', '_') for image, stem in zip(images, stems)]
 
 
-def inferencer_model(cfg, checkpoint: str):
-    """The config for an inferencer (an .onnx file goes in as its model), the checkpoint read
-    once (None for .onnx) and the classes and palette to draw with."""
+def build_inferencer(inferencer_cls, cfg, checkpoint: str, device: str, partial: bool):
+    """An mmdet/mmseg inferencer on the config's model (an .onnx file goes in as its model),
+    the checkpoint read once and refused if it leaves parts unloaded (unless ``partial``),
+    drawing with the checkpoint's or the dataset's classes and palette."""
     dataset = next(leaf_datasets(cfg.test_dataloader.dataset))
-    meta = dict(classes=dataset_classes(cfg))
+    meta, loaded = dict(classes=dataset_classes(cfg)), None
     with DATASETS.switch_scope_and_registry(cfg.get('default_scope')) as registry:
         meta['palette'] = (dataset.get('metainfo') or {}).get('palette') or \
             registry.get(dataset['type']).METAINFO.get('palette')
     if checkpoint.endswith('.onnx'):
         cfg.model = onnx_model_config(cfg, checkpoint)
-        return cfg, None, meta
-    cfg.model.backbone.init_cfg = None  # the checkpoint holds the whole model
-    loaded = load_checkpoint_file(checkpoint)
-    return cfg, loaded, (loaded.get('meta') or {}).get('dataset_meta') or meta
-
-
-def load_weights(inferencer, checkpoint: str, loaded, meta: dict, partial: bool) -> None:
-    """The checkpoint into the inferencer's model (refused if it leaves parts unloaded, unless
-    ``partial``), and the classes to draw with."""
+    else:
+        cfg.model.backbone.init_cfg = None  # the checkpoint holds the whole model
+        loaded = load_checkpoint_file(checkpoint)
+        meta = (loaded.get('meta') or {}).get('dataset_meta') or meta
+    extra = {} if 'mmdet' in inferencer_cls.__module__ else dict(
+        classes=meta.get('classes'), palette=meta.get('palette'))
+    inferencer = inferencer_cls(model=cfg, weights=None, device=device, **extra)
     if loaded is not None:
         load_model_checkpoint(inferencer.model, loaded, partial, source=checkpoint)
-    inferencer.model.dataset_meta = meta
-    if hasattr(inferencer, 'visualizer'):
-        inferencer.visualizer.dataset_meta = meta
+    # the visualizers take classes and palette only (mmseg's refuses other keys)
+    meta = {key: meta.get(key) for key in ('classes', 'palette')}
+    inferencer.model.dataset_meta = inferencer.visualizer.dataset_meta = meta
+    return inferencer, meta.get('classes') or ()
 
 
 def detection_predictor(cfg, checkpoint: str, device: str, score_thr: float, partial: bool):
     """mmdet's DetInferencer: ``vis/<image>`` and ``preds/<name>.json`` per image."""
     from mmdet.apis import DetInferencer
-    cfg, loaded, meta = inferencer_model(cfg, checkpoint)
-    inferencer = DetInferencer(model=cfg, weights=None, device=device, show_progress=False)
-    load_weights(inferencer, checkpoint, loaded, meta, partial)
-    classes = inferencer.model.dataset_meta.get('classes') or ()
+    inferencer, classes = build_inferencer(DetInferencer, cfg, checkpoint, device, partial)
+    inferencer.show_progress = False
 
     def predict(image: str, out_dir: str) -> None:
         inferencer(image, out_dir=out_dir, pred_score_thr=score_thr, no_save_pred=False,
@@ -137,11 +135,7 @@ def segmentation_predictor(cfg, checkpoint: str, device: str, partial: bool):
     the classes found, both named after the image."""
     from mmengine.infer import BaseInferencer
     from mmseg.apis import MMSegInferencer
-    cfg, loaded, meta = inferencer_model(cfg, checkpoint)
-    inferencer = MMSegInferencer(model=cfg, weights=None, device=device,
-                                 classes=meta.get('classes'), palette=meta.get('palette'))
-    load_weights(inferencer, checkpoint, loaded, meta, partial)
-    classes = inferencer.model.dataset_meta.get('classes') or ()
+    inferencer, classes = build_inferencer(MMSegInferencer, cfg, checkpoint, device, partial)
 
     def predict(image: str, out_dir: str) -> None:
         # MMSegInferencer.__call__ names label maps by a counter; its parent's does not
