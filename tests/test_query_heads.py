@@ -365,3 +365,25 @@ def test_get_flops_counts_the_query_heads():
     for _, shape, params, flops, backbone_params, backbone_flops in rows:
         assert shape.strip() == '96x96'
         assert float(params) > float(backbone_params) > 3 and float(flops) > float(backbone_flops)
+
+
+def test_demo_entries_run_the_query_head_configs_and_all_leaves_them_out(tmp_path):
+    """tools/demo.py dino / mask2former: the detection demo's data, their demo configs
+    from the cached pretraining, tested with pictures; `all` (make demo) stays Mask R-CNN
+    and UperNet."""
+    from cpu_demo import run as demo
+    work = tmp_path / 'work'
+    (work / 'demo_pretrain').mkdir(parents=True)
+    (work / 'demo_pretrain' / 'iter_3000.pth').write_bytes(b'x')
+    for name, config in (('dino', DINO_DEMO), ('mask2former', M2F_DEMO)):
+        result = run_tool('tools/demo.py', name, '--work-root', work, '--data-root',
+                          tmp_path / 'data', '--dry-run')
+        assert result.returncode == 0, result.stderr[-2000:]
+        trained = [line for line in result.stdout.splitlines() if 'tools/train.py' in line]
+        assert len(trained) == 1 and config in trained[0], result.stdout
+        assert f'checkpoint={work}/demo_pretrain/iter_3000.pth' in trained[0]
+        assert f'--work-dir {work}/demo_{name}' in trained[0]
+        assert 'synthetic_coco_demo' in trained[0]
+        tested = [line for line in result.stdout.splitlines() if 'tools/test.py' in line]
+        assert len(tested) == 1 and '--show-dir predictions' in tested[0]
+    assert demo.ALL == ('detection', 'segmentation')

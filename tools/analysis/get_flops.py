@@ -90,11 +90,10 @@ def table_row(path: str, shape: Optional[Tuple[int, int]]) -> str:
     inputs = torch.randn(1, 3, height, width)
     # as mmdet's get_flops: the counter calls model(inputs), tensor mode runs _forward
     samples = data_samples(cfg.default_scope, width, height)
-    head = getattr(model, 'decode_head', None)
+    head = getattr(model, 'decode_head', None)  # mmseg's Mask2Former head needs the samples
     if hasattr(getattr(model, 'roi_head', None), 'num_stages'):
         model.forward = lambda inputs: cascade_forward_dummy(model, inputs, samples)
-    elif head is not None and 'batch_data_samples' in inspect.signature(head.forward).parameters:
-        # mmseg's MaskFormer/Mask2Former heads read the samples, which _forward does not pass
+    elif 'batch_data_samples' in inspect.signature(getattr(head, 'forward', len)).parameters:
         model.forward = lambda inputs: head.forward(model.extract_feat(inputs), samples)
     else:
         model.forward = lambda inputs: model._forward(inputs, samples)
