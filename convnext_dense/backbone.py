@@ -207,6 +207,8 @@ class ConvNeXt(BaseModule):
         # 1/sqrt(eps). A bias drawn like the official weights' keeps them non-constant.
         trunc_normal_(self.downsample_layers[0][0].bias, std=.02)
 
+    renames_foreign_layouts = True  # whole-model loading renames before checking coverage
+
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
         # a whole model holding this backbone in another layout (mmdet's and mmseg's released
         # ConvNeXt models: mmpretrain's names) loads through any loader: MMEngine's, torch's

@@ -22,6 +22,7 @@ from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
+from mmengine.model import BaseTTAModel
 
 from .archs import arch_name
 from .checkpoint import CheckpointError, load_checkpoint_file
@@ -324,9 +325,9 @@ def load_model_checkpoint(model: nn.Module, checkpoint: Union[str, dict],
         raise CheckpointError(f'{source}: {exc}') from None
     state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
                   for k, v in state_dict.items()}
-    from .backbone import ConvNeXt  # here: the backbone module imports this one
-    for name, module in model.named_modules():  # what its _load_from_state_dict will do
-        if isinstance(module, ConvNeXt):
+    model = model.module if isinstance(model, BaseTTAModel) else model  # as MMEngine loads it
+    for name, module in model.named_modules():  # what ConvNeXt._load_from_state_dict will do
+        if getattr(module, 'renames_foreign_layouts', False):
             rename_backbone_keys(state_dict, f'{name}.' if name else '')
     if not allow_partial:
         check_model_coverage(model, state_dict, source, fine_tuning)

@@ -72,7 +72,7 @@ def pretrained_checkpoint(tmp_path_factory):
          'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
          'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False'],
         cwd=REPO, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
+        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO))  # cpu_demo/
     assert res.returncode == 0, res.stderr[-3000:]
     accuracy = re.search(r'shapes/accuracy: ([0-9.]+)', res.stdout + res.stderr)
     assert accuracy and 0.0 <= float(accuracy.group(1)) <= 1.0

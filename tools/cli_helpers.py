@@ -13,7 +13,7 @@ from mmengine.registry import RUNNERS
 from convnext_dense.checkpoint import set_trust_checkpoints
 from convnext_dense.errors import UserError, is_user_error, one_line
 from convnext_dense.onnx import OnnxModelFile
-from convnext_dense.preflight import dataset_classes, split_datasets
+from convnext_dense.preflight import check_config, dataset_classes, split_datasets
 
 # MMEngine reads mmdet::/mmseg:: config bases through pkg_resources (setuptools < 81)
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
@@ -68,9 +68,10 @@ def load_config(path: str, args) -> Config:
     return cfg
 
 
-def build_runner(cfg: Config):
-    """The config's runner; ``convnext_dense.Runner`` (pre-flight checks, safe and complete
-    checkpoint loading) when the config names none."""
+def build_runner(cfg: Config, splits: tuple):
+    """The config's runner (``convnext_dense.Runner`` if none), ``splits``' data checked first."""
+    check_config(cfg, splits)
+    cfg.preflight_checked = splits
     cfg.setdefault('runner_type', 'convnext_dense.Runner')
     return RUNNERS.build(cfg)
 

@@ -1,8 +1,7 @@
 #!/usr/bin/env python
 """Evaluate a trained ConvNeXt detector (COCO box/mask AP) or segmentor (mIoU).
 
-    python tools/test.py CONFIG CHECKPOINT [--out FILE] [--show-dir DIR] [--tta] [--amp]
-        [--work-dir DIR]
+    python tools/test.py CONFIG CHECKPOINT [--out FILE] [--show-dir DIR] [--tta] [--amp] [...]
 
 CHECKPOINT may be an .onnx file from tools/export.py: onnxruntime runs it through the same
 dataset, pipeline, post-processing and metric.
@@ -105,7 +104,7 @@ def main():
             use_tta(cfg)
         if args.amp:  # MMEngine's TestLoop autocasts test_step, on a CPU to bf16
             cfg.test_cfg.fp16 = get_device() != 'cpu' or cpu_autocast_dtype() == torch.bfloat16
-        runner = build_runner(cfg)
+        runner = build_runner(cfg, ('test',))
         metrics = runner.test()
         if runner.rank == 0:
             path = args.metrics_out or osp.join(cfg.work_dir, 'test_metrics.json')

@@ -53,7 +53,7 @@ def main():
                 raise UserError(f'--resume {args.resume}: no such checkpoint')
             cfg.resume, cfg.load_from = True, args.resume
 
-        runner = build_runner(cfg)
+        runner = build_runner(cfg, ('train', 'val'))
         runner.train()
 
 
