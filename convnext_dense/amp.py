@@ -71,8 +71,7 @@ def fp32_islands() -> Iterator[None]:
 
 
 def native_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16, AMX, Arm BF16); elsewhere bf16
-    is emulated, up to 50x slower than fp32."""
+    """Whether this CPU computes bf16 natively (AVX512-BF16, AMX, Arm); elsewhere 10-50x slower."""
     capabilities = torch.cpu.get_capabilities()
     return torch.backends.mkldnn.is_available() and any(
         capabilities.get(flag) for flag in ('avx512_bf16', 'amx_bf16', 'bf16'))

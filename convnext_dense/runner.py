@@ -89,10 +89,8 @@ class Runner(MMEngineRunner):
         with fp32_islands():
             return super().test()
 
-    def _check_data(self, splits: tuple) -> None:
-        # our tools check before building the runner (a quick one-line stop) and say so
-        splits = tuple(s for s in splits if s not in self.cfg.get('preflight_checked', ()))
-        check_config(self.cfg, splits)
+    def _check_data(self, splits: tuple) -> None:  # but what our tools checked before
+        check_config(self.cfg, [s for s in splits if s not in self.cfg.get('preflight_checked', ())])
 
     def load_checkpoint(self, filename: str, map_location: Union[str, Callable] = 'cpu',
                         strict: bool = False, revise_keys: list = [(r'^module.', '')]):
