@@ -99,8 +99,10 @@ def train(config: str, dtype, data: dict, args) -> dict:
     if args.cpu_dry_run:
         shrink(cfg)
     set_data_root(cfg, data[cfg.default_scope])
-    if cfg.default_scope == 'mmdet':  # the synthetic shapes; the heads keep COCO's 80 classes
+    if cfg.default_scope == 'mmdet':  # the synthetic shapes (the Runner checks the heads agree)
         cfg.train_dataloader.dataset.metainfo = dict(classes=CLASSES)
+        cfg.model.roi_head.bbox_head.num_classes = len(CLASSES)
+        cfg.model.roi_head.mask_head.num_classes = len(CLASSES)
     cfg.train_dataloader.batch_size = 2
     if args.cpu_dry_run:  # worker processes cost more than they save here
         cfg.train_dataloader.update(num_workers=0, persistent_workers=False)
