@@ -78,4 +78,5 @@ class MMEngineCheckpointTypesHook(Hook):
 
     def after_run(self, runner) -> None:
         if self._types is not None:
-            self._types.__exit__(None, None, None)
+            self._types, types = None, self._types
+            types.__exit__(None, None, None)

@@ -44,11 +44,10 @@ class Runner(MMEngineRunner):
     def wrap_model(self, model_wrapper_cfg: Optional[dict], model: torch.nn.Module):
         # MMEngine's DDP wrapper passes device_ids=[LOCAL_RANK], which a CPU module refuses
         if self.distributed and not torch.cuda.is_available() and not is_model_wrapper(model):
-            model_wrapper_cfg = dict(
-                type='MMDistributedDataParallel', broadcast_buffers=False,
-                find_unused_parameters=self.cfg.get('find_unused_parameters', False),
-                **(model_wrapper_cfg or {}))
-            model_wrapper_cfg['device_ids'] = None
+            model_wrapper_cfg = {'type': 'MMDistributedDataParallel', 'broadcast_buffers': False,
+                                 'find_unused_parameters': self.cfg.get('find_unused_parameters',
+                                                                        False),
+                                 **(model_wrapper_cfg or {}), 'device_ids': None}
         return super().wrap_model(model_wrapper_cfg, model)
 
     def train(self) -> torch.nn.Module:
