@@ -1,22 +1,12 @@
-"""Map ConvNeXt checkpoints of every common layout onto the official backbone layout.
-
-Pure functions on state dicts, plus the places they are used: the backbone's ``init_cfg``
-loading (:func:`load_pretrained`), whole-model loading that never loads half a model
-(:func:`load_model_checkpoint`) and ``tools/convert_checkpoint.py`` (:func:`convert_checkpoint`).
-
-Layouts (table in ``docs/checkpoints.md``): ``official`` (FAIR), ``fcmae`` (V2 pre-training,
-sparse kernels), ``timm``, ``open_clip`` (timm's under ``visual.trunk.``), ``transformers``
-(ConvNext, ConvNextV2, ConvNextBackbone, DINOv3ConvNext, also in UperNet), ``mmpretrain`` (a
-classifier) and ``detector`` (a whole mmdet/mmseg model, backbone under ``backbone.``).
-V2's GRN ``grn.gamma/beta`` (timm: ``mlp.grn.weight/bias``) come out of every layout as (4C,).
-A whole model's backbone in any of these layouts is renamed by :func:`rename_backbone_keys`
-when it loads (``ConvNeXt._load_from_state_dict``), whichever loader reads it.
-"""
+"""Map ConvNeXt checkpoints of every common layout (table in ``docs/checkpoints.md``) onto the
+official backbone layout: pure functions on state dicts, and their users :func:`load_pretrained`
+(the backbone's ``init_cfg``), :func:`load_model_checkpoint` (whole models, never half loaded)
+and :func:`convert_checkpoint` (``tools/convert_checkpoint.py``)."""
 import math
 import os
 import os.path as osp
 import re
-from collections import defaultdict
+from collections import Counter
 from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
 
 import torch
@@ -86,7 +76,7 @@ def _backbone_part(sd: Mapping[str, torch.Tensor]) -> Tuple[StateDict, str]:
 def detect_layout(state_dict: Mapping[str, torch.Tensor]) -> str:
     """``official``, ``fcmae``, ``timm``, ``transformers``, ``open_clip``, ``mmpretrain`` (a
     classifier) or ``detector`` (a whole mmdet/mmseg model); ValueError otherwise."""
-    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
+    sd = {k.removeprefix('module.'): v for k, v in state_dict.items()}
     keys, wrapper = _backbone_part(sd)
     layout = next((name for name, pattern in _LAYOUTS if any(pattern.match(k) for k in keys)),
                   None)
@@ -144,12 +134,9 @@ def _from_fair(sd: Mapping[str, torch.Tensor]) -> StateDict:
 
 
 def convert_to_official(state_dict: Mapping[str, torch.Tensor]) -> Tuple[StateDict, str]:
-    """Backbone weights in the official layout, and the layout they came from.
-
-    Classifier parts (``head.*``, the final classifier norm) are dropped: the official
-    detection backbone never loads them into its output norms ``norm0..3``.
-    """
-    sd = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
+    """Backbone weights in the official layout, and the layout they came from; the classifier
+    (``head.*``, its final norm) is dropped, as the official detection backbone never loads it."""
+    sd = {k.removeprefix('module.'): v for k, v in state_dict.items()}
     layout = detect_layout(sd)
     relative = _backbone_part(sd)[0]
     if layout in ('official', 'fcmae'):
@@ -184,9 +171,7 @@ def model_name(arch: str, v2: bool) -> str:
 
 def summarize_keys(keys: Iterable[str]) -> str:
     """Compress ``stages.0.1.dwconv.weight``-style keys into ``stages.0.*`` groups."""
-    groups = defaultdict(int)
-    for key in keys:
-        groups[re.sub(r'^((?:[a-z_]+\d*)(?:\.\d+)?)\..*$', r'\1.*', key)] += 1
+    groups = Counter(re.sub(r'^((?:[a-z_]+\d*)(?:\.\d+)?)\..*$', r'\1.*', key) for key in keys)
     return ', '.join(f'{g} ({n})' if n > 1 else g for g, n in sorted(groups.items())) or 'none'
 
 
@@ -203,11 +188,8 @@ def weights_file(path: str) -> str:
 
 
 def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = None) -> None:
-    """Load ``checkpoint`` (path, URL or model directory; any layout of this module) into
-    ``model`` non-strictly and log what was loaded, missing and unexpected.
-
-    A checkpoint of another arch or version (V1/V2) is an error naming both, not a partial load.
-    """
+    """Load ``checkpoint`` (path, URL or model directory; any layout) into ``model`` non-strictly
+    and log what was loaded, missing and unexpected; another arch or version is an error."""
     raw = load_checkpoint_file(weights_file(checkpoint))
     try:
         state_dict = unwrap_state_dict(raw)
@@ -248,12 +230,8 @@ def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = N
 
 def convert_checkpoint(src: str, dst: str, loaded: Optional[StateDict] = None
                        ) -> Tuple[str, str, int]:
-    """Convert ``src`` (a file or model directory in any layout of this module) to
-    ``{'state_dict': backbone weights}`` at ``dst``; returns (layout, model name such as
-    ``ConvNeXt-V2-base``, tensor count).
-
-    ``dst`` ending in ``.safetensors`` is written without pickle; ``loaded``: ``src``, read.
-    """
+    """Convert ``src`` (file or model directory, any layout; ``loaded``: it, read) to backbone
+    weights at ``dst`` (.pth or .safetensors); returns (layout, model name, tensor count)."""
     try:
         state_dict, layout = convert_to_official(
             loaded or unwrap_state_dict(load_checkpoint_file(weights_file(src))))
@@ -284,18 +262,15 @@ def check_model_coverage(model: nn.Module, state_dict: Mapping[str, torch.Tensor
     mismatched = [k for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
     if missing or (mismatched and not fine_tuning):
         bad = missing + mismatched
-        parts = defaultdict(int)
-        for key in bad:
-            parts[key.split('.')[0]] += 1
+        parts = Counter(key.split('.')[0] for key in bad)
         counts = ', '.join(f'{n} of {part}' for part, n in parts.items())
         held = sorted({k.split('.')[0] for k in state_dict})
         try:  # the backbone layout its names were read in
             seen = f'{detect_layout(state_dict)} layout'
         except ValueError:
             seen = 'no known ConvNeXt layout'
-        what = (f'{len(missing)} missing' if missing else '') + (', ' if missing and mismatched
-                                                                 else '') + (
-            f'{len(mismatched)} of another shape' if mismatched else '')
+        what = ', '.join(filter(None, [missing and f'{len(missing)} missing',
+                                       mismatched and f'{len(mismatched)} of another shape']))
         raise CheckpointError(
             f'checkpoint {source} does not fit this {type(model).__name__}: {len(bad)} of its '
             f'{len(own)} tensors ({counts}) would stay unloaded ({what}; first: '
@@ -323,8 +298,7 @@ def load_model_checkpoint(model: nn.Module, checkpoint: Union[str, dict],
         state_dict = unwrap_state_dict(checkpoint)
     except ValueError as exc:
         raise CheckpointError(f'{source}: {exc}') from None
-    state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                  for k, v in state_dict.items()}
+    state_dict = {k.removeprefix('module.'): v for k, v in state_dict.items()}
     model = model.module if isinstance(model, BaseTTAModel) else model  # as MMEngine loads it
     for name, module in model.named_modules():  # what ConvNeXt._load_from_state_dict will do
         if getattr(module, 'renames_foreign_layouts', False):
