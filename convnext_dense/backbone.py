@@ -34,7 +34,7 @@ class StridedConv2d(nn.Conv2d):
         (h, w), (sh, sw) = x.shape[-2:], self.stride
         # = -h % sh, written so that traced sizes stay multiples (stride * ceil) for torch.export
         pad_h, pad_w = (h + sh - 1) // sh * sh - h, (w + sw - 1) // sw * sw - w
-        if pad_h or pad_w or torch.compiler.is_exporting():
+        if torch.compiler.is_exporting() or pad_h or pad_w:  # no guard on the sizes when traced
             x = F.pad(x, (0, pad_w, 0, pad_h))
         return super().forward(x)
 

@@ -10,6 +10,7 @@ import sys
 from typing import Dict, List, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .errors import UserError, one_line
@@ -49,6 +50,13 @@ def replace_adaptive_pools(module: nn.Module) -> None:
             setattr(module, name, AdaptiveAvgPool2dByShape(child.output_size))
         else:
             replace_adaptive_pools(child)
+
+
+def pad_to_divisor(image: Tensor, d: int) -> Tensor:
+    """Zero rows and columns at the bottom and right up to multiples of ``d``, as mmdet's
+    data preprocessor pads (written so that torch.export sees d * ceil(h / d))."""
+    h, w = image.shape[-2:]
+    return F.pad(image, (0, (w + d - 1) // d * d - w, 0, (h + d - 1) // d * d - h))
 
 
 def failing_module(exc: BaseException, graph: nn.Module) -> str:

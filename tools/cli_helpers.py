@@ -83,9 +83,11 @@ def onnx_model_config(cfg: Config, path: str) -> dict:
     if cfg.get('default_scope') == 'mmdet':
         OnnxModelFile(path, 'detection', classes)
         import convnext_dense.detection.onnx  # noqa: F401  (registers OnnxDetector)
+        fusion_head = model.get('panoptic_fusion_head')  # MaskFormer, Mask2Former
         return dict(type='convnext_dense.OnnxDetector', onnx_file=path, classes=classes,
                     data_preprocessor=model.data_preprocessor,
-                    mask_thr_binary=model.test_cfg.rcnn.get('mask_thr_binary', 0.5))
+                    mask_thr_binary=model.test_cfg.get('rcnn', {}).get('mask_thr_binary', 0.5),
+                    fusion_head=fusion_head and dict(fusion_head, test_cfg=model.test_cfg))
     OnnxModelFile(path, 'segmentation', classes)
     import convnext_dense.segmentation.onnx  # noqa: F401  (registers OnnxSegmentor)
     return dict(type='convnext_dense.OnnxSegmentor', onnx_file=path, classes=classes,

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Export a trained detector (Mask R-CNN, Cascade Mask R-CNN) or segmentor (UperNet) to one
-ONNX file that plain onnxruntime runs, then check it against PyTorch.
+"""Export a trained detector (Mask R-CNN, Cascade Mask R-CNN, DINO, Mask2Former) or segmentor
+(UperNet, Mask2Former) to one ONNX file that plain onnxruntime runs, then check it against
+PyTorch.
 
     python tools/export.py CONFIG CHECKPOINT OUT.onnx [--shape H W] [--opset N] [--static]
 
@@ -21,7 +22,8 @@ from convnext_dense.onnx import OnnxModelFile, export_onnx, model_metadata
 from convnext_dense.preflight import dataset_classes
 
 TOLERANCE = (1e-3, 1e-4)  # |onnxruntime - PyTorch| <= 1e-3 + 1e-4 * |PyTorch| (box corners)
-CHECKED = ('MaskRCNN', 'CascadeRCNN', 'UPerHead')  # detectors, segmentation heads
+CHECKED = ('MaskRCNN', 'CascadeRCNN', 'DINO', 'Mask2Former',  # detectors
+           'UPerHead', 'Mask2FormerHead')  # segmentation heads
 
 
 def parse_args():
@@ -54,16 +56,16 @@ def input_size(cfg) -> tuple:
 
 
 def build_graph(cfg, checkpoint: str, partial: bool = False, unchecked: bool = False):
-    """The trained model wrapped as the graph to export, its task and output names."""
+    """The trained model wrapped as the graph to export, and its task."""
     cfg.model.backbone.init_cfg = None  # the checkpoint holds the whole model
     if cfg.get('default_scope') == 'mmdet':
         from mmdet.registry import MODELS
-        from convnext_dense.detection.onnx import TwoStageDetectorGraph as Graph
-        task, outputs = 'detection', ('dets', 'labels', 'masks')
+        from convnext_dense.detection.onnx import detector_graph as Graph
+        task = 'detection'
     elif cfg.get('default_scope') == 'mmseg':
         from mmseg.registry import MODELS
         from convnext_dense.segmentation.onnx import SegmentorGraph as Graph
-        task, outputs = 'segmentation', ('logits',)
+        task = 'segmentation'
     else:
         raise UserError(f"the config's default_scope is {cfg.get('default_scope')!r}; "
                         'tools/export.py exports mmdet and mmseg configs')
@@ -75,14 +77,14 @@ def build_graph(cfg, checkpoint: str, partial: bool = False, unchecked: bool = F
         raise UserError(f'{head} was not checked for ONNX export (checked: {", ".join(CHECKED)})'
                         ': pass --allow-unchecked-head to export it, judged against PyTorch')
     load_model_checkpoint(model, checkpoint, partial)  # refuses one that leaves parts unloaded
-    return Graph(model.eval()), task, outputs
+    return Graph(model.eval()), task
 
 
 def by_geometry(outputs):
     """Detections ordered by label, then box corners (to 0.01 px)."""
-    dets, labels, masks = outputs
+    dets, labels = outputs[:2]
     order = np.lexsort([np.round(dets[:, i], 2) for i in (3, 2, 1, 0)] + [labels])
-    return dets[order], labels[order], masks[order]
+    return [output[order] for output in outputs]
 
 
 def compare(graph, model_file: OnnxModelFile, size: tuple) -> str:
@@ -92,7 +94,7 @@ def compare(graph, model_file: OnnxModelFile, size: tuple) -> str:
         expected = graph(image)
     expected = [e.numpy() for e in (expected if isinstance(expected, tuple) else (expected,))]
     got = model_file.run(image)
-    if len(got) == 3:  # detections: equal scores may come in either order, so sort both
+    if graph.output_names[0] == 'dets':  # equal scores may come in either order: sort both
         expected, got = by_geometry(expected), by_geometry(got)
     line = f'{size[0]}x{size[1]}: outputs {[tuple(g.shape) for g in got]}'
     if all(e.shape == g.shape for e, g in zip(expected, got)):
@@ -115,13 +117,13 @@ def main():
                             f'tools/train.py {args.config} or check the path')
         if not args.out.endswith('.onnx'):
             raise UserError(f'{args.out}: name the output file *.onnx')
-        graph, task, outputs = build_graph(cfg, args.checkpoint, args.allow_partial_checkpoint,
+        graph, task = build_graph(cfg, args.checkpoint, args.allow_partial_checkpoint,
                                            args.allow_unchecked_head)
         classes = dataset_classes(cfg)
         size = tuple(args.shape or input_size(cfg))
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         export_onnx(graph, torch.randn(1, 3, *size), args.out, model_metadata(cfg, task, classes),
-                    outputs, dynamic=not args.static, opset=args.opset)
+                    graph.output_names, dynamic=not args.static, opset=args.opset)
         model_file = OnnxModelFile(args.out, task, classes)
         print(f'wrote {args.out} ({task}, {len(classes)} classes, input '
               f"{'1x3x%dx%d' % size if args.static else '1x3xHxW'})")

@@ -1,13 +1,13 @@
-"""Mask R-CNN and Cascade Mask R-CNN as one ONNX graph, and an exported file run as an mmdet
-detector.
+"""Detectors as one ONNX graph, and an exported file run as an mmdet detector.
 
-The graph takes one normalised, unpadded image (1, 3, H, W) of any size, pads it as the
-config's data preprocessor does, and returns, in the pixels of that image: ``dets`` (N, 5:
-x1, y1, x2, y2, score), ``labels`` (N,) and ``masks`` (N, M, M: the mask head's probability
-map of each detection's class in its box). `OnnxDetector` scales the boxes to the original
-image and pastes the masks there, as mmdet's mask head does. Post-processing follows mmdet's
-test path step by step, on torchvision's ``nms`` and ``roi_align``, which export to the
-standard ONNX ``NonMaxSuppression`` and ``RoiAlign``.
+Mask R-CNN and Cascade Mask R-CNN: the graph takes one normalised, unpadded image (1, 3, H,
+W) of any size, pads it as the config's data preprocessor does, and returns, in the pixels of
+that image: ``dets`` (N, 5: x1, y1, x2, y2, score), ``labels`` (N,) and ``masks`` (N, M, M:
+the mask head's probability map of each detection's class in its box). Post-processing
+follows mmdet's test path step by step, on torchvision's ``nms`` and ``roi_align``, which
+export to the standard ONNX ``NonMaxSuppression`` and ``RoiAlign``. DINO and Mask2Former:
+:mod:`convnext_dense.detection.query_onnx`. `OnnxDetector` scales the boxes to the original
+image and pastes the masks there, as mmdet's heads do.
 """
 import math
 from typing import List, Tuple
@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.roi_heads import CascadeRoIHead
 from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+from mmdet.registry import MODELS as MMDET_MODELS
 from mmdet.structures import DetDataSample
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
@@ -23,8 +24,9 @@ from torch import Tensor, nn
 from torchvision.ops import nms, roi_align
 
 from ..errors import UserError
-from ..onnx import OnnxModelFile
+from ..onnx import OnnxModelFile, pad_to_divisor
 from ..registry import MODELS
+from .query_onnx import DINO, DinoGraph, Mask2FormerGraph, MaskFormer
 
 WH_RATIO_CLIP = 16 / 1000  # mmdet's DeltaXYWHBBoxCoder.decode default
 
@@ -70,6 +72,7 @@ def roi_features(extractor: nn.Module, feats: Tuple[Tensor, ...], rois: Tensor) 
 
 class TwoStageDetectorGraph(nn.Module):
     """A trained Mask R-CNN or Cascade Mask R-CNN's test path as one traceable forward."""
+    output_names = ('dets', 'labels', 'masks')
 
     def __init__(self, detector: nn.Module):
         super().__init__()
@@ -79,9 +82,7 @@ class TwoStageDetectorGraph(nn.Module):
 
     def forward(self, image: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         h, w = image.shape[-2:]
-        d = self.detector.data_preprocessor.pad_size_divisor
-        # -h % d, written so that torch.export sees d * ceil(h / d): simple traced sizes
-        image = F.pad(image, (0, (w + d - 1) // d * d - w, 0, (h + d - 1) // d * d - h))
+        image = pad_to_divisor(image, self.detector.data_preprocessor.pad_size_divisor)
         feats = self.detector.extract_feat(image)
         proposals = self.proposals(feats, h, w)
         rois = torch.cat([proposals.new_zeros(proposals.shape[0], 1), proposals], dim=1)
@@ -156,12 +157,22 @@ class TwoStageDetectorGraph(nn.Module):
         return probs.gather(1, labels[:, None, None, None].expand(-1, 1, *probs.shape[2:]))[:, 0]
 
 
+def detector_graph(detector: nn.Module) -> nn.Module:
+    """The graph that exports this detector (a one-line error for those none exports)."""
+    if isinstance(detector, DINO):
+        return DinoGraph(detector)
+    if isinstance(detector, MaskFormer):
+        return Mask2FormerGraph(detector)
+    return TwoStageDetectorGraph(detector)
+
+
 def check_exportable(detector: nn.Module) -> None:
     """Refuse, in one line, the parts this graph does not reproduce."""
     roi_head = getattr(detector, 'roi_head', None)
     if roi_head is None or not hasattr(detector, 'rpn_head') or not roi_head.with_mask:
         raise UserError(f'{type(detector).__name__} cannot be exported: tools/export.py exports '
-                        f'two-stage detectors with masks (Mask R-CNN, Cascade Mask R-CNN)')
+                        f'two-stage detectors with masks (Mask R-CNN, Cascade Mask R-CNN), DINO and '
+                        f'Mask2Former')
     for key in ('rpn', 'rcnn'):
         nms_type = detector.test_cfg[key].nms.get('type', 'nms')
         if nms_type != 'nms':
@@ -183,13 +194,15 @@ def check_exportable(detector: nn.Module) -> None:
 @MODELS.register_module()
 class OnnxDetector(BaseModel):
     """A file from tools/export.py run by onnxruntime, with mmdet's detector interface: the
-    config's data preprocessor, then boxes scaled and masks pasted as mmdet's heads do."""
+    config's data preprocessor, then boxes scaled and masks pasted as mmdet's heads do, or
+    Mask2Former's logits made instances by the config's fusion head (``fusion_head``)."""
 
     def __init__(self, onnx_file: str, data_preprocessor: dict, classes: List[str],
-                 mask_thr_binary: float = 0.5):
+                 mask_thr_binary: float = 0.5, fusion_head: dict = None):
         super().__init__(data_preprocessor=data_preprocessor)
         self.model = OnnxModelFile(onnx_file, task='detection', classes=classes)
         self.mask_thr_binary = mask_thr_binary
+        self.fusion_head = MMDET_MODELS.build(fusion_head) if fusion_head else None
 
     def forward(self, inputs: Tensor, data_samples: List[DetDataSample], mode: str = 'predict'):
         if mode != 'predict':
@@ -197,11 +210,20 @@ class OnnxDetector(BaseModel):
                             f'checkpoint')
         for image, sample in zip(inputs, data_samples):
             h, w = sample.img_shape
-            dets, labels, masks = map(torch.from_numpy, self.model.run(image[None, :, :h, :w]))
+            outputs = [torch.from_numpy(o) for o in self.model.run(image[None, :, :h, :w])]
+            if self.fusion_head is not None:  # MaskFormer.predict from the logits on
+                results = self.fusion_head.predict(*(o[None] for o in outputs), [sample],
+                                                   rescale=True)[0]
+                if 'pan_results' in results:
+                    sample.pred_panoptic_seg = results['pan_results']
+                if 'ins_results' in results:
+                    sample.pred_instances = results['ins_results']
+                continue
+            dets, labels, *masks = outputs
             boxes = dets[:, :4] / dets.new_tensor(sample.scale_factor).repeat(2)
-            sample.pred_instances = InstanceData(
-                bboxes=boxes, scores=dets[:, 4], labels=labels,
-                masks=self.paste(masks, boxes, *sample.ori_shape))
+            sample.pred_instances = InstanceData(bboxes=boxes, scores=dets[:, 4], labels=labels)
+            if masks:
+                sample.pred_instances.masks = self.paste(masks[0], boxes, *sample.ori_shape)
         return data_samples
 
     def paste(self, masks: Tensor, boxes: Tensor, h: int, w: int) -> Tensor:

@@ -1,33 +1,49 @@
-"""UperNet (any mmseg encoder-decoder) as one ONNX graph, and an exported file run as an mmseg
-segmentor.
+"""UperNet or Mask2Former (an mmseg encoder-decoder) as one ONNX graph, and an exported file
+run as an mmseg segmentor.
 
 The graph is mmseg's ``encode_decode`` on one normalised image (1, 3, H, W) of any size: the
-class logits resized to H x W. Pyramid pooling pools with bins computed from the input's size
-(``AdaptiveAvgPool2dByShape``), so one file serves every size; slide inference, resizing to
-the original image and the argmax stay in mmseg's code (`OnnxSegmentor`).
+class logits resized to H x W (Mask2Former's: class probabilities times mask probabilities,
+summed over the queries). Pyramid pooling pools with bins computed from the input's size
+(``AdaptiveAvgPool2dByShape``) and Mask2Former runs with its levels' sizes as ints
+(:mod:`convnext_dense.detection.query_onnx`), so one file serves every size; slide
+inference, resizing to the original image and the argmax stay in mmseg's code
+(`OnnxSegmentor`).
 """
 from typing import List
 
 import torch
+from mmseg.models.decode_heads import Mask2FormerHead
 from mmseg.models.segmentors import BaseSegmentor, EncoderDecoder
 from mmseg.models.utils import resize
 from torch import Tensor, nn
 
 from ..onnx import OnnxModelFile, replace_adaptive_pools
 from ..registry import MODELS
+from ..detection.query_onnx import mask2former_logits, replace_by_shape
 
 
 class SegmentorGraph(nn.Module):
     """``EncoderDecoder.encode_decode`` for one image whose ``img_shape`` is its own size."""
 
+    output_names = ('logits',)
+
     def __init__(self, segmentor: nn.Module):
         super().__init__()
         replace_adaptive_pools(segmentor)
+        self.mask2former = isinstance(segmentor.decode_head, Mask2FormerHead)
+        if self.mask2former:
+            replace_by_shape(segmentor)
         self.segmentor = segmentor
 
     def forward(self, image: Tensor) -> Tensor:
         segmentor = self.segmentor
-        logits = segmentor.decode_head(segmentor.extract_feat(image))
+        feats = segmentor.extract_feat(image)
+        if self.mask2former:  # mmseg's Mask2FormerHead.predict
+            cls_logits, mask_logits = mask2former_logits(segmentor.decode_head, feats,
+                                                         image.shape[2:])
+            return torch.einsum('bqc,bqhw->bchw', cls_logits.softmax(-1)[..., :-1],
+                                mask_logits.sigmoid())
+        logits = segmentor.decode_head(feats)
         return resize(logits, size=image.shape[2:], mode='bilinear',
                       align_corners=segmentor.align_corners)
 
