@@ -9,6 +9,7 @@ divided by the first row's ("ours") in each table. Shared machines are noisy: co
 within one run. Targets and past results are in benchmarks/README.md.
 """
 import argparse
+import copy
 import datetime
 import os
 import platform
@@ -65,10 +66,15 @@ def backbone_cases(args, x: torch.Tensor) -> Tuple[List[Case], List[str]]:
     calls = dict(models)
     # the stage outputs timm's features_only returns
     calls['timm'] = lambda x: timm_model.forward_intermediates(x, intermediates_only=True)
+    # timm in channels-last (weights and input), faster than NCHW on some CPUs (AMX)
+    timm_cl = copy.deepcopy(timm_model).to(memory_format=torch.channels_last)
+    calls['timm channels-last'] = lambda x: timm_cl.forward_intermediates(
+        x.contiguous(memory_format=torch.channels_last), intermediates_only=True)
     with torch.inference_mode():
         # ours normalises each stage output, timm does not: compare after our norms
         outputs = {name: call(x) for name, call in calls.items()}
-        outputs['timm'] = [getattr(ours, f'norm{i}')(y) for i, y in enumerate(outputs['timm'])]
+        for name in ('timm', 'timm channels-last'):
+            outputs[name] = [getattr(ours, f'norm{i}')(y) for i, y in enumerate(outputs[name])]
         diffs = [max((a - b).abs().max().item() for a, b in zip(outs, outputs['ours']))
                  for outs in outputs.values()]
     cases = [(f'{name} ConvNeXt-{args.arch}', inference(call, x)) for name, call in calls.items()]
