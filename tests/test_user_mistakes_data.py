@@ -229,13 +229,15 @@ def test_export_refuses_a_head_it_was_not_checked_with(tmp_path):
     torch.save({'state_dict': {}}, tmp_path / 'x.pth')
     one_line_error(run_tool('tools/export.py', config, tmp_path / 'x.pth', tmp_path / 'x.onnx'),
                    r'FPNHead was not checked for ONNX export \(checked: MaskRCNN, CascadeRCNN, '
-                   r'UPerHead\): pass --allow-unchecked-head')
+                   r'DINO, Mask2Former, UPerHead, Mask2FormerHead\): pass --allow-unchecked-head')
 
 
 def test_export_judges_the_difference_against_its_tolerance():
     import export
 
     class Graph(torch.nn.Module):
+        output_names = ('logits',)
+
         def forward(self, image):
             return image[:, :2] * 10
 
