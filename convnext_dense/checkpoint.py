@@ -1,17 +1,12 @@
-"""Safe checkpoint loading for the places a checkpoint enters through this package: the
-backbone's ``init_cfg``, ``convnext_dense.Runner`` (load_from, resume, testing) and the tools.
-
-``weights_only=True`` stays on: exactly the extra types MMEngine writes into training
-checkpoints (``HistoryBuffer``, numpy arrays and scalars; mmengine#1655) are allowed. Full
-unpickling only on the user's opt-in: ``--trust-checkpoint``, config key
-``trust_checkpoints = True`` or ``CONVNEXT_DENSE_TRUST_CHECKPOINTS=1``.
-"""
+"""Safe checkpoint loading (docs/checkpoints.md): ``weights_only=True`` with exactly the extra
+types MMEngine writes into training checkpoints (mmengine#1655); full unpickling only on the
+user's opt-in (``--trust-checkpoint``, ``trust_checkpoints = True`` or ``TRUST_ENV=1``)."""
 import os
 import os.path as osp
 import pickle
 import re
 import zipfile
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -53,12 +48,8 @@ def _numpy_globals() -> list:
 
 
 def history_buffer_method(owner: Any, name: str) -> Any:
-    """Stands in for ``getattr`` while unpickling.
-
-    A ``HistoryBuffer`` pickles its statistics methods as ``getattr(HistoryBuffer, 'mean')``.
-    Allowing the real ``getattr`` would let a crafted file walk from any allowed class to
-    ``os.system``; this resolves only HistoryBuffer's own statistics methods.
-    """
+    """``getattr`` while unpickling (HistoryBuffer pickles ``getattr(HistoryBuffer, 'mean')``),
+    for HistoryBuffer's statistics methods only: the real one would reach ``os.system``."""
     if owner is HistoryBuffer and name in {'min', 'max', 'current', 'mean',
                                            *HistoryBuffer._statistics_methods}:
         return getattr(owner, name)
@@ -94,15 +85,6 @@ def _download(url: str) -> str:
     return target
 
 
-def _load_safetensors(path: str) -> dict:
-    from safetensors.torch import load_file
-    try:
-        return load_file(path, device='cpu')
-    except Exception as exc:
-        raise CheckpointError(f'{path} is not a readable .safetensors file ({brief(exc)}); '
-                              're-download it') from None
-
-
 def is_cut_off_zip(path: str) -> bool:
     """True for a torch zip checkpoint whose end (the zip central directory) is missing,
     which is what a write killed half-way leaves behind."""
@@ -117,11 +99,8 @@ def is_cut_off_zip(path: str) -> bool:
 
 
 def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
-    """Load a checkpoint from a path or URL without running code from it.
-
-    Raises CheckpointError with a one-line message for a missing, truncated, non-checkpoint
-    or code-carrying file.
-    """
+    """Load a checkpoint from a path or URL without running code from it; CheckpointError (one
+    line) for a missing, truncated, non-checkpoint or code-carrying file."""
     filename = str(filename)
     if re.match(r'^https?://', filename):
         filename = _download(filename)
@@ -130,7 +109,12 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
         raise CheckpointError(f'checkpoint {filename} does not exist; check the path (or '
                               'download the checkpoint there)')
     if filename.endswith('.safetensors'):
-        return _load_safetensors(filename)
+        from safetensors.torch import load_file
+        try:
+            return load_file(filename, device='cpu')
+        except Exception as exc:
+            raise CheckpointError(f'{filename} is not a readable .safetensors file '
+                                  f'({brief(exc)}); re-download it') from None
     if osp.getsize(filename) == 0:
         raise CheckpointError(f'checkpoint {filename} is empty (0 bytes): the write was cut '
                               'off; use an earlier checkpoint')
