@@ -42,14 +42,12 @@ _RENAMES = tuple((re.compile(p), r) for p, r in (
 _WRAPPERS = ('backbone.', 'visual.trunk.', 'convnext.', 'convnextv2.', 'model.')
 # the classifier's parts (final norm, head) in the timm, transformers and DINOv3 layouts
 _CLASSIFIER_KEY = re.compile(r'(head|layernorm|layer_norm|classifier|pooler)\.')
-# keys only an FCMAE pre-training state has: the ``encoder.`` prefix, MinkowskiEngine kernels
-_FCMAE_KEY = re.compile(r'encoder\.(downsample_layers|stages)\.'
-                        r'|(downsample_layers|stages)\..*\.kernel$')
 # (layout, a pattern that keys relative to the backbone match only in it), the first found wins
 _LAYOUTS = tuple((name, re.compile(pattern)) for name, pattern in (
     ('transformers', r'embeddings\.patch_embeddings\.|(encoder\.)?stages\.\d+\.layers\.'),
     ('timm', r'stem\.|stages\.\d+\.blocks\.'),
-    ('fcmae', _FCMAE_KEY.pattern),
+    # FCMAE pre-training only: the ``encoder.`` prefix, MinkowskiEngine kernels
+    ('fcmae', r'encoder\.(downsample_layers|stages)\.|(downsample_layers|stages)\..*\.kernel$'),
     ('official', r'downsample_layers\.')))
 # what the official FCMAE fine-tuning drops: the decoder side of the pre-training model
 _FCMAE_DECODER = ('decoder', 'mask_token', 'proj', 'pred')
@@ -57,12 +55,10 @@ _FCMAE_DECODER = ('decoder', 'mask_token', 'proj', 'pred')
 
 def unwrap_state_dict(checkpoint: Mapping) -> StateDict:
     """The tensor dict inside a checkpoint file's top-level object."""
-    for key in ('state_dict', 'model', 'module'):
-        inner = checkpoint.get(key) if isinstance(checkpoint, Mapping) else None
+    outer = checkpoint if isinstance(checkpoint, Mapping) else {}
+    for inner in [outer.get(key) for key in ('state_dict', 'model', 'module')] + [outer]:
         if isinstance(inner, Mapping) and any(torch.is_tensor(v) for v in inner.values()):
             return dict(inner)
-    if isinstance(checkpoint, Mapping) and any(torch.is_tensor(v) for v in checkpoint.values()):
-        return dict(checkpoint)
     raise ValueError('no state dict found: expected a dict of tensors, or one under '
                      "'state_dict' or 'model'")
 
@@ -152,12 +148,9 @@ def infer_arch(state_dict: Mapping[str, torch.Tensor]) -> Tuple[Tuple[int, ...],
     """``(depths, dims)`` of an official-layout state dict, for error messages."""
     dims = tuple(int(state_dict[f'stages.{s}.0.dwconv.weight'].shape[0])
                  if f'stages.{s}.0.dwconv.weight' in state_dict else 0 for s in range(4))
-    depths = []
-    for s in range(4):
-        blocks = {int(m[1]) for k in state_dict
-                  for m in [re.match(rf'stages\.{s}\.(\d+)\.', k)] if m}
-        depths.append(max(blocks) + 1 if blocks else 0)
-    return tuple(depths), dims
+    blocks = [[int(m[1]) for m in (re.match(rf'stages\.{s}\.(\d+)\.', k) for k in state_dict) if m]
+              for s in range(4)]
+    return tuple(max(b, default=-1) + 1 for b in blocks), dims
 
 
 def is_v2(state_dict: Mapping[str, torch.Tensor]) -> bool:
@@ -190,9 +183,8 @@ def weights_file(path: str) -> str:
 def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = None) -> None:
     """Load ``checkpoint`` (path, URL or model directory; any layout) into ``model`` non-strictly
     and log what was loaded, missing and unexpected; another arch or version is an error."""
-    raw = load_checkpoint_file(weights_file(checkpoint))
-    try:
-        state_dict = unwrap_state_dict(raw)
+    try:  # the loader's own errors are CheckpointErrors already
+        state_dict = unwrap_state_dict(load_checkpoint_file(weights_file(checkpoint)))
         if prefix:
             prefix = prefix if prefix.endswith('.') else prefix + '.'
             state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
@@ -254,9 +246,8 @@ def convert_checkpoint(src: str, dst: str, loaded: Optional[StateDict] = None
 
 def check_model_coverage(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str,
                          fine_tuning: bool = False) -> None:
-    """Stop before ``model`` is half loaded from ``state_dict``: every tensor of the model
-    must be in it with its shape. Fine-tuning (``load_from`` in training) may skip tensors of
-    another shape, such as another dataset's classifier; they are named in the log."""
+    """Stop before ``model`` is half loaded: every tensor of it must be in ``state_dict`` with its
+    shape; fine-tuning may skip (and logs) those of another shape, e.g. another classifier."""
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     mismatched = [k for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
@@ -287,9 +278,8 @@ def check_model_coverage(model: nn.Module, state_dict: Mapping[str, torch.Tensor
 def load_model_checkpoint(model: nn.Module, checkpoint: Union[str, dict],
                           allow_partial: bool = False, fine_tuning: bool = False,
                           source: str = '') -> dict:
-    """Load a whole-model checkpoint (a path, URL or the loaded dict) into ``model`` through
-    MMEngine's loading, after :func:`check_model_coverage` unless ``allow_partial``. The file
-    is read once; returns the checkpoint dict."""
+    """Load a whole-model checkpoint (path, URL or the loaded dict, read once and returned) into
+    ``model`` through MMEngine's loading, after :func:`check_model_coverage` (``allow_partial``)."""
     from mmengine.runner.checkpoint import _load_checkpoint_to_model
     source = source or str(checkpoint)
     if not isinstance(checkpoint, dict):
