@@ -1,7 +1,6 @@
-"""Mixed precision without a GPU (docs/mixed_precision.md): ``convnext_dense.AmpOptimWrapper``
-is MMEngine's ``AmpOptimWrapper`` under ``torch.autocast('cpu')``. What in mmcv and mmdet needs
-fp32 runs in fp32 only inside :func:`fp32_islands` (the wrapper's training forward,
-``convnext_dense.Runner``'s testing)."""
+"""Mixed precision without a GPU (docs/mixed_precision.md): ``AmpOptimWrapper`` is MMEngine's
+under ``torch.autocast('cpu')``; what in mmcv and mmdet needs fp32 runs in fp32 only inside
+:func:`fp32_islands` (the wrapper's training forward, ``convnext_dense.Runner``'s testing)."""
 import functools
 import sys
 from contextlib import contextmanager
@@ -55,14 +54,12 @@ def _fp32_methods() -> List[Tuple[type, str]]:
 
 @contextmanager
 def fp32_islands() -> Iterator[None]:
-    """Inside, :func:`_fp32_methods` run in fp32 under CPU autocast; on exit the classes are as
-    they were."""
+    """Inside, :func:`_fp32_methods` run in fp32 under CPU autocast (restored on exit)."""
     originals = [(owner, name, owner.__dict__[name]) for owner, name in _fp32_methods()]
     for owner, name, original in originals:
-        function = original.__func__ if isinstance(original, staticmethod) else original
-        wrapped = _fp32_inside_cpu_autocast(function)
-        setattr(owner, name, staticmethod(wrapped) if isinstance(original, staticmethod)
-                else wrapped)
+        wrapped = _fp32_inside_cpu_autocast(getattr(owner, name))  # a staticmethod's function
+        static = isinstance(original, staticmethod)
+        setattr(owner, name, staticmethod(wrapped) if static else wrapped)
     try:
         yield
     finally:
@@ -92,9 +89,8 @@ def cpu_autocast_dtype(dtype: Optional[Union[str, torch.dtype]] = None) -> torch
 
 @OPTIM_WRAPPERS.register_module()
 class AmpOptimWrapper(MMEngineAmpOptimWrapper):
-    """MMEngine's; without an accelerator, CPU autocast to :func:`cpu_autocast_dtype` (fp32
-    means no autocast) and for fp16 a CPU GradScaler set by ``loss_scale`` as MMEngine's
-    (saved in checkpoints)."""
+    """MMEngine's; without an accelerator, CPU autocast to :func:`cpu_autocast_dtype` (fp32: none)
+    and for fp16 a CPU GradScaler set by ``loss_scale`` as MMEngine's (saved in checkpoints)."""
 
     def __init__(self, loss_scale: Union[str, float, dict] = 'dynamic',
                  dtype: Optional[Union[str, torch.dtype]] = None, **kwargs):
