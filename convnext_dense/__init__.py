@@ -1,12 +1,8 @@
 """convnext-dense: ConvNeXt and ConvNeXt-V2 for dense prediction on OpenMMLab 2.0.
 
-``import convnext_dense`` (or ``custom_imports=dict(imports=['convnext_dense'])`` in a
-config) registers this package's modules in its own registry scope and changes nothing else:
-the backbone ``convnext_dense.ConvNeXt``, the optimizer constructor
-``convnext_dense.LayerDecayOptimizerConstructor``, the CPU mixed-precision wrapper
-``convnext_dense.AmpOptimWrapper``, the hooks and ``convnext_dense.Runner``. Configs switch
-them on (``configs/_base_/convnext_dense_runtime.py``). mmdet-only and mmseg-only pieces live
-in ``convnext_dense.detection`` and ``convnext_dense.segmentation``.
+``import convnext_dense`` (or ``custom_imports``) registers the modules below in the
+``convnext_dense`` scope and changes nothing else; mmdet-only and mmseg-only pieces live in
+``convnext_dense.detection`` and ``convnext_dense.segmentation``.
 """
 from .amp import AmpOptimWrapper
 from .archs import ARCH_SETTINGS

@@ -1,5 +1,4 @@
-"""Errors that a user can act on. Tools print them as one line (no traceback unless
-``--debug``)."""
+"""Errors that a user can act on; tools print them as one line (a traceback with ``--debug``)."""
 import re
 
 
@@ -30,8 +29,7 @@ _WORKER_WRAPPED = re.compile(r'^Caught \w+ in DataLoader worker process \d+')
 
 def is_user_error(exc: BaseException) -> bool:
     """A mistake in the user's input: a UserError, a missing file, or a config MMEngine cannot
-    build (an unknown type, arguments the class does not take). Everything else is a bug and
-    keeps its traceback."""
+    build (an unknown type, arguments the class does not take); any other error is a bug."""
     if isinstance(exc, (UserError, FileNotFoundError)):
         return True
     return isinstance(exc, (KeyError, TypeError)) and bool(_BUILD_ERROR.search(str(exc)))

@@ -1,7 +1,6 @@
-"""Checks of a config against its data and pretrained checkpoint before the work
-(``convnext_dense.Runner`` runs them). The mistakes users make most with mmdet and mmseg
-otherwise surface as a traceback an epoch later or as wrong metrics with exit code 0; each
-failure is one line naming the file or key and what to set."""
+"""Checks of a config against its data and pretrained checkpoint before the work (the Runner's):
+the mistakes users make most with mmdet and mmseg otherwise surface an epoch later or as wrong
+metrics with exit code 0. Each failure is one line naming the file or key and what to set."""
 import glob
 import inspect
 import os.path as osp

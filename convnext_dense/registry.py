@@ -1,10 +1,6 @@
-"""This package's registries, children of MMEngine's root registries.
-
-Being children of the root (not of mmdet's or mmseg's) lets ``type='convnext_dense.X'``
-resolve from configs whose default scope is ``mmdet`` as well as ``mmseg``. A lookup imports
-the ``locations`` first; the mmdet- and mmseg-only subpackages load only when a config's
-``custom_imports`` names them.
-"""
+"""This package's registries: children of MMEngine's root (not of mmdet's or mmseg's), so that
+``type='convnext_dense.X'`` resolves under the ``mmdet`` and the ``mmseg`` default scope. The
+mmdet- and mmseg-only subpackages are no ``locations``: a config's ``custom_imports`` loads them."""
 from mmengine import registry as mmengine
 
 MODELS = mmengine.Registry('model', parent=mmengine.MODELS, scope='convnext_dense',

@@ -1,9 +1,6 @@
-"""``convnext_dense.Runner``: MMEngine's Runner with what the recipes need, switched on by
-``runner_type`` (``configs/_base_/convnext_dense_runtime.py``), so that our tools and mmdet's/
-mmseg's own behave the same: data checked before training or testing; checkpoints read once,
-weights-only, never half a model in silence (``allow_partial_checkpoint = True`` allows it);
-fp32 islands in testing; gloo for distributed runs without a GPU; resuming says whose
-parameter schedule applies and refuses a run that would train nothing."""
+"""``convnext_dense.Runner`` (``runner_type`` in ``configs/_base_/convnext_dense_runtime.py``, so
+that mmdet's and mmseg's tools behave as ours): MMEngine's, with the data checked first, safe
+whole-model checkpoints, fp32 islands in testing, gloo without a GPU and checked resuming."""
 import os
 import subprocess
 from typing import Callable, Optional, Union
