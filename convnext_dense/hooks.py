@@ -24,9 +24,7 @@ class CheckFiniteLossHook(Hook):
     priority = 'ABOVE_NORMAL'
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        if not outputs:
-            return
-        bad = {k: float(v.detach()) for k, v in outputs.items()
+        bad = {k: float(v.detach()) for k, v in (outputs or {}).items()
                if k.startswith('loss') and torch.is_tensor(v) and not math.isfinite(float(v.detach()))}
         if bad:
             raise NonFiniteLossError(
@@ -37,9 +35,8 @@ class CheckFiniteLossHook(Hook):
 
 @HOOKS.register_module()
 class RngStateHook(Hook):
-    """Save the random states with every checkpoint and restore them before the first resumed
-    iteration (MMEngine seeds once and saves none): with data workers re-seeded by MMEngine,
-    resumed training is bit-exact on CPU (tests/test_resume.py)."""
+    """Save the random states with every checkpoint (MMEngine saves none) and restore them before
+    the first resumed iteration: resumed training is bit-exact on CPU (tests/test_resume.py)."""
 
     priority = 'VERY_LOW'
     _pending = None  # the states of the checkpoint resumed from
@@ -52,27 +49,23 @@ class RngStateHook(Hook):
         if getattr(runner, '_resume', False):
             self._pending = checkpoint.get('rng_state')
 
-    def _restore(self) -> None:
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if self._pending is not None:
             random.setstate(self._pending['python'])
             np.random.set_state(self._pending['numpy'])
             torch.set_rng_state(self._pending['torch'])
             self._pending = None
 
-    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
-        self._restore()
-
 
 @HOOKS.register_module()
 class MMEngineCheckpointTypesHook(Hook):
     """For tools that build MMEngine's own Runner whatever ``runner_type`` says (mmseg 1.2's
-    tools/test.py): during the run, weights-only loading also reads the types MMEngine writes
-    into checkpoints (``convnext_dense.Runner`` loads safely by itself)."""
+    tools/test.py): weights-only loading reads MMEngine's checkpoint types during the run."""
 
     _types = None
 
     def before_run(self, runner) -> None:
-        if not isinstance(runner, Runner):
+        if not isinstance(runner, Runner):  # ours loads safely by itself
             self._types = mmengine_checkpoint_types()
             self._types.__enter__()
 
