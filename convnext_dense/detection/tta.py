@@ -1,10 +1,6 @@
-"""Test-time augmentation for instance segmentation.
-
-mmdet 3.3's ``DetTTAModel`` merges boxes only and asserts that predictions carry no masks,
-so ``tools/test.py --tta`` on Mask R-CNN / Cascade Mask R-CNN would stop there. This
-subclass merges the views the same way (flip boxes back, concatenate, class-wise NMS) and
-keeps, for every surviving box, the mask predicted with it (flipped back as well).
-"""
+"""Test-time augmentation for instance segmentation: mmdet 3.3's ``DetTTAModel`` asserts that
+predictions carry no masks; this one merges the views the same way (flip back, concatenate,
+class-wise NMS) and keeps the mask of every surviving box (flipped back as well)."""
 from typing import List
 
 import torch
@@ -16,10 +12,7 @@ from mmengine.structures import InstanceData
 
 from ..registry import MODELS
 
-
-def _flip_masks(masks: torch.Tensor, direction: str) -> torch.Tensor:
-    dims = {'horizontal': [-1], 'vertical': [-2], 'diagonal': [-2, -1]}[direction]
-    return masks.flip(dims)
+_FLIP_DIMS = {'horizontal': [-1], 'vertical': [-2], 'diagonal': [-2, -1]}  # of the masks
 
 
 @MODELS.register_module()
@@ -37,7 +30,7 @@ class DetTTAModelWithMasks(DetTTAModel):
             if meta.get('flip', False):
                 b = bbox_flip(bboxes=b, img_shape=meta['ori_shape'],
                               direction=meta['flip_direction'])
-                m = _flip_masks(m, meta['flip_direction'])
+                m = m.flip(_FLIP_DIMS[meta['flip_direction']])
             bboxes.append(b)
             masks.append(m)
             scores.append(pred.scores)
@@ -47,13 +40,8 @@ class DetTTAModelWithMasks(DetTTAModel):
         if bboxes.numel() == 0:
             return data_samples[0]
         dets, keep = batched_nms(bboxes, scores, labels, self.tta_cfg.nms)
-        keep = keep[:self.tta_cfg.max_per_img]
-        dets = dets[:self.tta_cfg.max_per_img]
-        merged = InstanceData()
-        merged.bboxes = dets[:, :-1]
-        merged.scores = dets[:, -1]
-        merged.labels = labels[keep]
-        merged.masks = masks[keep]
+        keep, dets = keep[:self.tta_cfg.max_per_img], dets[:self.tta_cfg.max_per_img]
         result = data_samples[0]
-        result.pred_instances = merged
+        result.pred_instances = InstanceData(bboxes=dets[:, :-1], scores=dets[:, -1],
+                                             labels=labels[keep], masks=masks[keep])
         return result
