@@ -1,6 +1,5 @@
-"""mmdet-only pieces (importing this imports mmdet): COCO datasets checked as they load and
-test-time augmentation that keeps masks. Detection configs import it with
-``custom_imports = dict(imports=['convnext_dense', 'convnext_dense.detection'])``."""
+"""mmdet-only pieces (importing this imports mmdet; configs name it in ``custom_imports``): COCO
+datasets checked as they load and test-time augmentation that keeps masks."""
 from .datasets import CocoDataset, LoadImageChecked
 from .tta import DetTTAModelWithMasks
 

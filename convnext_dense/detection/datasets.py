@@ -1,13 +1,6 @@
-"""COCO-format instance datasets whose files are checked as they are loaded.
-
-mmdet's CocoDataset fails far from the cause on messy data: a malformed annotation JSON is
-a bare ``JSONDecodeError`` without the file name, an annotation that points at a missing
-image or an image that cannot be decoded is an ``AssertionError`` from a data-loader
-worker hours into training. ``convnext_dense.CocoDataset`` checks the annotation file and
-that every listed image exists when it is built, and its image loading names the file that
-cannot be decoded. Grayscale, RGBA and 16-bit images load as 8-bit BGR (OpenCV's colour
-decoding), images without annotations are kept or filtered as ``filter_cfg`` says.
-"""
+"""COCO-format instance datasets whose files are checked as they are loaded: mmdet's fails far
+from the cause (a ``JSONDecodeError`` without the file name, an ``AssertionError`` from a
+data-loader worker hours into training for a missing or undecodable image)."""
 import json
 import os.path as osp
 from typing import List, Optional
@@ -50,7 +43,8 @@ def swap_image_loaders(pipeline) -> int:
 
 @DATASETS.register_module()
 class CocoDataset(MMDetCocoDataset):
-    """mmdet's CocoDataset with checked annotation files, image paths and image decoding."""
+    """mmdet's CocoDataset with checked annotation files, image paths and image decoding
+    (grayscale, RGBA and 16-bit images load as 8-bit BGR, as OpenCV decodes them)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
