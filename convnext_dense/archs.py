@@ -30,8 +30,7 @@ def resolve_arch(arch: Union[str, dict]) -> Tuple[Tuple[int, ...], Tuple[int, ..
                              f'{", ".join(ARCH_SETTINGS)} or pass dict(depths=[...], dims=[...])')
         return ARCH_SETTINGS[name]
     if isinstance(arch, dict):
-        dims = arch.get('dims', arch.get('channels'))
-        depths = arch.get('depths')
+        depths, dims = arch.get('depths'), arch.get('dims', arch.get('channels'))
         if depths is None or dims is None or len(depths) != 4 or len(dims) != 4:
             raise ConfigError(f'a custom ConvNeXt arch needs 4 depths and 4 dims, got {arch!r}')
         return tuple(int(d) for d in depths), tuple(int(c) for c in dims)
