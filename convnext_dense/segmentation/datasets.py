@@ -1,17 +1,7 @@
-"""ADE20K-layout segmentation datasets whose label maps are checked as they are loaded.
-
-A label PNG with a value outside the classes, or of another size than its image, makes
-mmseg fail far from the cause (a CUDA assert in the loss, a shape error in the metric) or,
-worse, train silently on garbage. :class:`CheckSegLabels` turns both into one line naming
-the file; the two datasets here insert it after ``LoadAnnotations`` in whatever pipeline
-they are given (training, test, or the nested test-time-augmentation one), so configs stay
-as they are.
-
-``convnext_dense.ADE20KDataset``: mmseg's ADE20K (150 classes) plus the check.
-``convnext_dense.ADE20KStyleDataset``: the same layout and label convention
-(``images/{training,validation}/*.jpg``, ``annotations/.../*.png``, 0 = "other", 1..K the
-classes) with the class names taken from ``metainfo`` (e.g. the synthetic demo data).
-"""
+"""ADE20K-layout segmentation datasets whose label maps are checked as they are loaded: a value
+outside the classes or a size other than the image's makes mmseg fail far from the cause (a CUDA
+assert in the loss, a shape error in the metric) or train silently on garbage. The datasets put
+:class:`CheckSegLabels` after each ``LoadAnnotations`` of their pipeline (configs unchanged)."""
 from typing import Optional
 
 import numpy as np
@@ -28,12 +18,8 @@ IGNORE_INDEX = 255
 
 @TRANSFORMS.register_module()
 class CheckSegLabels(BaseTransform):
-    """Check a freshly loaded label map against its image and the number of classes.
-
-    Place it right after ``LoadAnnotations``. Values are checked as the file holds them:
-    with ``reduce_zero_label`` (ADE20K) a file may hold 0 ("other"), 1..num_classes and
-    255 (ignore); without it, 0..num_classes-1 and 255.
-    """
+    """Check a label map, right after ``LoadAnnotations``, against its image and the classes:
+    values as the file holds them (``reduce_zero_label``: 0 "other", 1..K; else 0..K-1; 255)."""
 
     def __init__(self, num_classes: int):
         self.num_classes = int(num_classes)
@@ -78,8 +64,7 @@ def insert_label_check(pipeline: Compose, num_classes: int) -> int:
     including the sub-pipelines of ``TestTimeAug``. Returns how many were inserted."""
     inserted = 0
     transforms = pipeline.transforms
-    for i in range(len(transforms) - 1, -1, -1):
-        transform = transforms[i]
+    for i, transform in reversed(list(enumerate(transforms))):
         if isinstance(transform, LoadAnnotations) and not (
                 i + 1 < len(transforms) and isinstance(transforms[i + 1], CheckSegLabels)):
             transforms.insert(i + 1, CheckSegLabels(num_classes))
@@ -102,21 +87,15 @@ class ADE20KDataset(MMSegADE20KDataset):
 
 @DATASETS.register_module()
 class ADE20KStyleDataset(BaseSegDataset):
-    """A dataset in ADE20K's layout and label convention with its own classes.
+    """ADE20K's layout and label convention (jpg images, png labels: 0 "other", 1..K the
+    classes, 255 ignore) with the K classes of ``metainfo=dict(classes=(...), palette=[...])``."""
 
-    ``metainfo=dict(classes=(...), palette=[...])`` names the K classes; label PNGs hold
-    0 for "other" (ignored, as in ADE20K), 1..K for the classes and 255 for ignore.
-    """
-
-    def __init__(self, *args, metainfo: Optional[dict] = None, img_suffix: str = '.jpg',
-                 seg_map_suffix: str = '.png', reduce_zero_label: bool = True,
+    def __init__(self, *args, metainfo: Optional[dict] = None, reduce_zero_label: bool = True,
                  check_labels: bool = True, **kwargs):
         if not metainfo or not metainfo.get('classes'):
             raise DataError('ADE20KStyleDataset needs metainfo=dict(classes=(...)) naming the '
                             'classes 1..K of its label maps; add it to the dataset config')
-        super().__init__(*args, metainfo=metainfo, img_suffix=img_suffix,
-                         seg_map_suffix=seg_map_suffix, reduce_zero_label=reduce_zero_label,
-                         **kwargs)
+        super().__init__(*args, metainfo=metainfo, reduce_zero_label=reduce_zero_label, **kwargs)
         if check_labels:
             insert_label_check(self.pipeline, len(self.metainfo['classes']))
 
