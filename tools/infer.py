@@ -1,16 +1,11 @@
 #!/usr/bin/env python
 """Predict on images with a trained detector or segmentor; write pictures and JSON.
 
-    python tools/infer.py CONFIG CHECKPOINT INPUT [--out-dir DIR] [--score-thr 0.3] [--amp]
+    python tools/infer.py CONFIG CHECKPOINT|ONNX IMAGE|FOLDER|'GLOB' [--out-dir DIR] [--amp] [...]
 
-CHECKPOINT may be an .onnx file from tools/export.py (run by onnxruntime, same pictures).
-
-INPUT is an image, a folder of images or a quoted glob ('data/*.jpg'). Writes DIR/vis/ (boxes
-and masks, or a colour overlay) and DIR/preds/<name>.json (segmentation also <name>.png, the
-label map) via mmdet's DetInferencer and mmseg's MMSegInferencer; <name> is the image's stem,
-or its path if stems repeat (photo.jpg, photo.png: photo_jpg, photo_png). An unreadable image
-is reported on one line and skipped. Exit status: 0 if at least one image was processed, 1 if
-none could be, 2 for a usage error.
+Writes DIR/vis/ and DIR/preds/<name>.json (segmentation: also <name>.png, the label map) via
+mmdet's and mmseg's inferencers; an unreadable image is one line and skipped. Exit status: 0 if
+at least one image was processed, 1 if none could be, 2 for a usage error.
 """
 import argparse
 import glob
@@ -174,10 +169,9 @@ def main():
             raise UserError(f'checkpoint {args.checkpoint} does not exist; pass a .pth written '
                             'by tools/train.py (or a released model)')
         device = torch.device(args.device).type
-        if args.checkpoint.endswith('.onnx'):
-            if args.amp or device != 'cpu':
-                raise UserError('an .onnx file runs on onnxruntime\'s CPU provider as exported: '
-                                'drop --amp and --device')
+        if args.checkpoint.endswith('.onnx') and (args.amp or device != 'cpu'):
+            raise UserError('an .onnx file runs on onnxruntime\'s CPU provider as exported: '
+                            'drop --amp and --device')
         images = collect_images(args.input)
         if scope == 'mmdet':
             predict = detection_predictor(cfg, args.checkpoint, args.device, args.score_thr,

@@ -7,13 +7,12 @@ CHECKPOINT may be an .onnx file from tools/export.py: onnxruntime runs it throug
 dataset, pipeline, post-processing and metric.
 """
 import argparse
-import json
 import numbers
-import os
 import os.path as osp
 
 import torch
 from mmengine.device import get_device
+from mmengine.fileio import dump
 
 from cli_helpers import add_common_args, build_runner, load_config, onnx_model_config, user_errors
 from convnext_dense.amp import cpu_autocast_dtype
@@ -23,8 +22,7 @@ from convnext_dense.errors import UserError
 def parse_args():
     parser = argparse.ArgumentParser(description='Evaluate a ConvNeXt detector or segmentor')
     parser.add_argument('config', help='config file (mmdet or mmseg scope)')
-    parser.add_argument('checkpoint', help='checkpoint file, or an .onnx file from '
-                                           'tools/export.py')
+    parser.add_argument('checkpoint', help='checkpoint file, or an .onnx file from tools/export.py')
     parser.add_argument('--out', help='save raw predictions: a .pkl file (detection) or a '
                                       'folder of label PNGs (segmentation)')
     parser.add_argument('--show-dir', help='write pictures of the predictions into this folder '
@@ -74,12 +72,6 @@ def use_tta(cfg) -> None:
     cfg.model = cfg.tta_model
 
 
-def use_onnx(cfg, path: str, args) -> None:
-    if args.tta or args.amp:
-        raise UserError('--tta and --amp apply to checkpoints; an .onnx file runs as exported')
-    cfg.model = onnx_model_config(cfg, path)
-
-
 def main():
     args = parse_args()
     with user_errors(args.debug):
@@ -92,7 +84,10 @@ def main():
             raise UserError(f'checkpoint {args.checkpoint} does not exist; train one with '
                             f'tools/train.py {args.config} or check the path')
         if args.checkpoint.endswith('.onnx'):
-            use_onnx(cfg, args.checkpoint, args)
+            if args.tta or args.amp:
+                raise UserError('--tta and --amp apply to checkpoints; an .onnx file runs as '
+                                'exported')
+            cfg.model = onnx_model_config(cfg, args.checkpoint)
         else:
             # convnext_dense.Runner refuses a checkpoint that leaves parts of the model unloaded
             cfg.allow_partial_checkpoint = args.allow_partial_checkpoint
@@ -108,10 +103,8 @@ def main():
         metrics = runner.test()
         if runner.rank == 0:
             path = args.metrics_out or osp.join(cfg.work_dir, 'test_metrics.json')
-            os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-            with open(path, 'w') as f:
-                json.dump({k: float(v) if isinstance(v, numbers.Real) else str(v)
-                           for k, v in metrics.items()}, f, indent=2)
+            dump({k: float(v) if isinstance(v, numbers.Real) else str(v)  # creates the folder
+                  for k, v in metrics.items()}, path, file_format='json', indent=2)
             print(f'metrics saved to {path}')
             if args.show_dir:  # mmdet's hook and mmseg's visualizer save in different places
                 pictures = (osp.join(cfg.work_dir, runner.timestamp, args.show_dir)
