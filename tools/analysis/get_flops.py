@@ -21,7 +21,7 @@ from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
+from mmengine.registry import MODELS, init_default_scope
 
 import convnext_dense  # noqa: F401  (registers the backbone)
 from convnext_dense.errors import UserError
@@ -41,11 +41,7 @@ def build_model(cfg: Config) -> torch.nn.Module:
     if scope not in ('mmdet', 'mmseg'):
         raise UserError(f'default_scope is {scope!r}; only mmdet and mmseg configs have a '
                         'detector or segmentor to count')
-    init_default_scope(scope)
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-    else:
-        from mmseg.registry import MODELS
+    init_default_scope(scope)  # MMEngine's MODELS builds from the scope's registry
     cfg.model.backbone['init_cfg'] = None
     return revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
 

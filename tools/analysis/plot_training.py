@@ -34,10 +34,8 @@ def find_scalars(path: str) -> str:
 
 
 def read_scalars(path: str) -> Tuple[List[dict], List[dict]]:
-    """Training records (those with a loss) and validation records, each with its "iter".
-
-    Epoch-based loops log a validation's "step" as the epoch: it is placed at that epoch's
-    last training iteration, so that both curves share the iteration axis."""
+    """Training records (with a loss) and validation records, each with its "iter": an epoch-based
+    validation's "step" (the epoch) becomes that epoch's last training iteration."""
     with open(path) as f:
         records = [json.loads(line) for line in f if line.strip()]
     train = [dict(r, iter=r.get('iter', r.get('step'))) for r in records if 'loss' in r]
