@@ -1,11 +1,6 @@
 #!/usr/bin/env python
-"""The CPU demo: pretrain ConvNeXt-atto on synthetic shapes (once), then fine-tune and test a
-Mask R-CNN and a UperNet on synthetic scenes (cpu_demo/run.py; the demo package is not part of
-the library).
-
-    python tools/demo.py [detection|segmentation|all] [--work-root work_dirs] [--data-root data]
-        [--v2] [--cfg-options K=V ...] [--pretrain-cfg-options K=V ...] [--dry-run]
-"""
+"""The CPU demo: pretrain ConvNeXt-atto on synthetic shapes, then fine-tune and test on synthetic
+scenes; cpu_demo/run.py (not part of the library) says what and how (``--help``)."""
 import os.path as osp
 import sys
 

@@ -1,15 +1,8 @@
 #!/usr/bin/env bash
-# Install the whole convnext-dense stack into a virtual environment, idempotently.
-#
-#   bash tools/install.sh            # creates/updates .venv/ at the repository root
-#   VENV=/path/to/env bash tools/install.sh
-#   FORCE_CUDA=1 bash tools/install.sh   # also mmcv's CUDA ops, with a CUDA compiler
-#                                        # matching torch's (the system's or NVIDIA's packages)
-#   INSTALL_DRY_RUN=1 ...                # stop before the mmcv build: show what it would use
-#
+# Install the whole convnext-dense stack into .venv/ (or VENV=/path/to/env), idempotently;
+# FORCE_CUDA=1 also builds mmcv's CUDA ops, INSTALL_DRY_RUN=1 stops before the mmcv build.
 # No mmcv 2.x wheel exists for current torch and mmdet 3.3 / mmseg 1.2 refuse mmcv >= 2.2:
-# mmcv 2.1.0 is built once (C++20, setuptools < 70) and its wheel cached outside the
-# repository, keyed by mmcv, torch, Python, CUDA and archs (docs/install.md).
+# mmcv 2.1.0 is built once and its wheel cached outside the repository (docs/install.md).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,8 +46,7 @@ fi
 
 # ---- mmcv with compiled ops -------------------------------------------------------------
 PY_TAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info.major}{sys.version_info.minor}")')
-# torch's CUDA version (e.g. 13.0; "-" for a CPU-only torch) and whether it sees a GPU: one
-# import of torch, so that the CPU-only install stays as fast as before
+# torch's CUDA version (e.g. 13.0; "-": CPU-only) and whether it sees a GPU: one import, fast
 read -r TORCH_CUDA GPU_SEEN < <("$PY" -c 'import torch; print(torch.version.cuda or "-", int(torch.cuda.is_available()))' 2>/dev/null || echo "- 0")
 [ "$TORCH_CUDA" != "-" ] || TORCH_CUDA=""
 
@@ -62,12 +54,9 @@ nvcc_release() {  # "13.0" from `nvcc --version`, empty if it does not run
   "$1" --version 2>/dev/null | sed -n 's/.*release \([0-9][0-9]*\.[0-9][0-9]*\).*/\1/p'
 }
 
-# A system CUDA toolkit whose major version is torch's: torch's extension builder refuses
-# any other major (and a 12.x nvcc beside torch's CUDA 13 is the usual case). Candidates in
-# the order torch itself looks (CUDA_HOME, CUDA_PATH, nvcc on PATH, /usr/local/cuda), then
-# versioned installs; a root counts only with bin/nvcc and include/cuda_runtime.h (a wrapper
-# script such as /usr/local/bin/nvcc does not make /usr/local a CUDA root), and is used only
-# with the headers torch's own CUDA headers include.
+# A system CUDA toolkit of torch's major version (its extension builder refuses others), looked
+# for where torch looks, then in versioned installs; a root counts only with bin/nvcc and
+# include/cuda_runtime.h (a wrapper script /usr/local/bin/nvcc makes no /usr/local root).
 TORCH_CUDA_HEADERS="cuda_runtime.h cublas_v2.h cusparse.h cusolverDn.h"
 missing_headers() {  # those of TORCH_CUDA_HEADERS not in $1/include
   local h; for h in $TORCH_CUDA_HEADERS; do [ -f "$1/include/$h" ] || printf '%s ' "$h"; done
@@ -95,10 +84,9 @@ find_system_cuda() {
   return 1
 }
 
-# NVIDIA's compiler as Python packages, pinned to torch's CUDA minor (nvcc's own parts, crt
-# and nvvm, would otherwise resolve to the newest 13.x), into $VENV; CUDA_HOME becomes a
-# small directory of relative symlinks in the layout torch.utils.cpp_extension expects
-# (bin/nvcc, include, lib64). libcudart.so (what -lcudart links) is only shipped as .so.13.
+# NVIDIA's compiler packages pinned to torch's CUDA minor (crt and nvvm would otherwise be the
+# newest 13.x), into $VENV; CUDA_HOME: relative symlinks in the layout torch.utils.cpp_extension
+# expects (bin/nvcc, include, lib64). libcudart.so (what -lcudart links) ships only as .so.13.
 venv_cuda() {
   local site nv home f
   # CUDA 12's packages (nvidia-cuda-nvcc-cu12, ...) spread over nvidia/cuda_*/: not handled
@@ -117,8 +105,7 @@ venv_cuda() {
   echo "$home"
 }
 
-# CUDA ops when asked (FORCE_CUDA=1), or when torch sees a GPU and a matching toolkit is
-# installed; a GPU without one gets CPU ops and a note saying how to get CUDA ops.
+# CUDA ops for FORCE_CUDA=1, or a GPU with a matching toolkit (without one: CPU ops and a note)
 WANT_CUDA=0
 if [ "${FORCE_CUDA:-0}" = "1" ]; then
   [ -n "$TORCH_CUDA" ] || die "FORCE_CUDA=1, but torch $TORCH_VERSION is a CPU-only build (torch.version.cuda is None)"
@@ -140,9 +127,8 @@ if [ "$WANT_CUDA" = 1 ]; then
   # code once more (docs/install.md lists others and the cost)
   export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-8.0;9.0}"
   CUDA_TAG="cu${TORCH_CUDA//./}-sm$(echo "$TORCH_CUDA_ARCH_LIST" | tr -d '. ' | tr ';' '_')"
-  # Never a silent mismatch: ask torch's own extension builder, before a long build, whether
-  # it accepts this compiler (it raises on a major-version mismatch and on a host compiler
-  # outside nvcc's supported range).
+  # Never a silent mismatch: before a long build, ask torch's extension builder whether it
+  # accepts this compiler (major version, host compiler in nvcc's supported range).
   REFUSAL=$("$PY" - <<'PYEOF' 2>/dev/null
 import os
 from torch.utils import cpp_extension as ce
