@@ -1,11 +1,6 @@
-"""ConvNeXt (Liu et al., CVPR 2022) and ConvNeXt-V2 (Woo et al., CVPR 2023) as a
-multi-scale backbone for mmdet and mmseg.
-
-Module tree and parameter names follow the official detection backbone
-(``downsample_layers.{i}.{j}``, ``stages.{s}.{b}.{dwconv,norm,pwconv1,grn,pwconv2,gamma}``,
-``norm{i}``), so FAIR checkpoints load unchanged and the official layer-decay rules apply to
-the names as they are; other layouts are mapped by :mod:`convnext_dense.checkpoint_layouts`.
-"""
+"""ConvNeXt (Liu et al., CVPR 2022) and ConvNeXt-V2 (Woo et al., CVPR 2023) as a multi-scale
+backbone for mmdet and mmseg, with the official detection backbone's parameter names (FAIR
+checkpoints and the official layer-decay rules apply as they are)."""
 import math
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -117,15 +112,10 @@ class ConvNeXt(BaseModule):
         out_strides: stride of each returned map (4, 8, 16, 32).
     """
 
-    def __init__(self,
-                 arch: Union[str, dict] = 'tiny',
-                 in_channels: int = 3,
-                 out_indices: Sequence[int] = (0, 1, 2, 3),
-                 drop_path_rate: float = 0.,
-                 layer_scale_init_value: float = 1e-6,
-                 use_grn: bool = False,
-                 frozen_stages: int = -1,
-                 with_cp: bool = False,
+    def __init__(self, arch: Union[str, dict] = 'tiny', in_channels: int = 3,
+                 out_indices: Sequence[int] = (0, 1, 2, 3), drop_path_rate: float = 0.,
+                 layer_scale_init_value: float = 1e-6, use_grn: bool = False,
+                 frozen_stages: int = -1, with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None,
                  pretrained: Optional[str] = None):  # what mmseg's model.pretrained passes
         if pretrained is not None:

@@ -1,8 +1,5 @@
-"""Export to ONNX with PyTorch's exporter (``torch.export`` + ``torch.onnx``), and exported
-files opened with onnxruntime and checked against the config they are used with.
-
-Needs the ``export`` extra (onnx, onnxscript, onnxruntime), which tools/install.sh installs.
-"""
+"""Export to ONNX with PyTorch's exporter (``torch.export`` + ``torch.onnx``; the ``export``
+extra), and exported files opened with onnxruntime and checked against their config."""
 import json
 import os.path as osp
 import re

@@ -1,13 +1,7 @@
-"""Detectors as one ONNX graph, and an exported file run as an mmdet detector.
-
-Mask R-CNN and Cascade Mask R-CNN: the graph takes one normalised, unpadded image (1, 3, H,
-W) of any size, pads it as the config's data preprocessor does, and returns, in the pixels of
-that image: ``dets`` (N, 5: x1, y1, x2, y2, score), ``labels`` (N,) and ``masks`` (N, M, M:
-the mask head's probability map of each detection's class in its box). Post-processing
-follows mmdet's test path step by step, on torchvision's ``nms`` and ``roi_align``, which
-export to the standard ONNX ``NonMaxSuppression`` and ``RoiAlign``. DINO and Mask2Former:
-:mod:`convnext_dense.detection.query_onnx`. `OnnxDetector` scales the boxes to the original
-image and pastes the masks there, as mmdet's heads do.
+"""Mask R-CNN and Cascade Mask R-CNN as one ONNX graph (DINO and Mask2Former: ``query_onnx``),
+and an exported file run as an mmdet detector (`OnnxDetector`). Inputs and outputs:
+docs/export.md. Post-processing follows mmdet's test path step by step, on torchvision's
+``nms`` and ``roi_align`` (ONNX ``NonMaxSuppression`` and ``RoiAlign``).
 """
 import math
 from typing import List, Tuple
@@ -214,10 +208,10 @@ class OnnxDetector(BaseModel):
             if self.fusion_head is not None:  # MaskFormer.predict from the logits on
                 results = self.fusion_head.predict(*(o[None] for o in outputs), [sample],
                                                    rescale=True)[0]
-                if 'pan_results' in results:
-                    sample.pred_panoptic_seg = results['pan_results']
-                if 'ins_results' in results:
-                    sample.pred_instances = results['ins_results']
+                for key, field in (('pan_results', 'pred_panoptic_seg'),
+                                   ('ins_results', 'pred_instances')):
+                    if key in results:
+                        sample.set_field(results[key], field)
                 continue
             dets, labels, *masks = outputs
             boxes = dets[:, :4] / dets.new_tensor(sample.scale_factor).repeat(2)

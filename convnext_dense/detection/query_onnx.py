@@ -1,16 +1,9 @@
 """DINO and Mask2Former as ONNX graphs whose feature-map sizes stay symbolic.
 
-mmdet and mmcv keep the levels' sizes in a tensor (``torch._shape_as_tensor``) and read them
-back as ints, and they place grid points with ``torch.linspace``: ``torch.export`` cannot trace
-the first and fixes the second to the traced image's size. Here the sizes are Python ints
-(symbolic when traced) and the code that reads them is written again, equal to mmdet's in
-eager mode: mmcv's deformable attention (its pure-PyTorch path), the DETR encoder's reference
-points, DINO's query selection and Mask2Former's pixel decoder.
-
-``DinoGraph`` returns ``dets`` (N, 5) and ``labels`` (N,) as mmdet's DINO head selects them,
-in the input's pixels. ``Mask2FormerGraph`` returns the last decoder layer's ``cls_logits``
-(Q, C + 1) and ``mask_logits`` (Q, H, W) at the input's size; `OnnxDetector` makes instances
-of them with mmdet's own fusion head.
+mmdet and mmcv keep the levels' sizes in a tensor and read them back as ints, and place grid
+points with ``torch.linspace``: ``torch.export`` cannot trace the first and fixes the second to
+the traced size. Here the sizes are Python ints (symbolic when traced) in new versions of the
+code that reads them, equal to mmdet's in eager mode. Outputs: docs/export.md.
 """
 from typing import List, Sequence, Tuple
 
@@ -51,8 +44,8 @@ def flatten_levels(maps: Sequence[Tensor]) -> Tensor:
 
 
 class DeformableAttentionByShape(nn.Module):
-    """mmcv's ``MultiScaleDeformableAttention.forward`` on its pure-PyTorch path, with
-    ``spatial_shapes`` a list of (h, w)."""
+    """mmcv's ``MultiScaleDeformableAttention.forward`` (batch first) on its pure-PyTorch
+    path, with ``spatial_shapes`` a list of (h, w)."""
 
     def __init__(self, attention: MultiScaleDeformableAttention):
         super().__init__()
@@ -65,8 +58,6 @@ class DeformableAttentionByShape(nn.Module):
         value = query if value is None else value
         identity = query if identity is None else identity
         query = query if query_pos is None else query + query_pos
-        if not a.batch_first:
-            query, value = query.transpose(0, 1), value.transpose(0, 1)
         (bs, num_query, _), num_value = query.shape, value.shape[1]
         value = a.value_proj(value)
         if key_padding_mask is not None:
@@ -81,11 +72,8 @@ class DeformableAttentionByShape(nn.Module):
             locations = points + offsets / size_tensor(spatial_shapes, offsets)[:, None]
         else:  # boxes (cx, cy, w, h)
             locations = points[..., :2] + offsets / a.num_points * points[..., 2:] * 0.5
-        output = a.output_proj(
-            multi_scale_deformable_attn_pytorch(value, spatial_shapes, locations, weights))
-        if not a.batch_first:
-            output = output.transpose(0, 1)
-        return a.dropout(output) + identity
+        output = multi_scale_deformable_attn_pytorch(value, spatial_shapes, locations, weights)
+        return a.dropout(a.output_proj(output)) + identity
 
 
 class PixelDecoderByShape(nn.Module):
@@ -121,7 +109,7 @@ class PixelDecoderByShape(nn.Module):
 def replace_by_shape(module: nn.Module) -> None:
     """Swap mmcv's deformable attention and mmdet's pixel decoder for the versions above."""
     for name, child in module.named_children():
-        if isinstance(child, MultiScaleDeformableAttention):
+        if isinstance(child, MultiScaleDeformableAttention) and child.batch_first:  # mmdet 3's
             setattr(module, name, DeformableAttentionByShape(child))
         elif isinstance(child, MSDeformAttnPixelDecoder):
             replace_by_shape(child)

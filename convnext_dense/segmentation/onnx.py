@@ -1,13 +1,7 @@
 """UperNet or Mask2Former (an mmseg encoder-decoder) as one ONNX graph, and an exported file
-run as an mmseg segmentor.
-
-The graph is mmseg's ``encode_decode`` on one normalised image (1, 3, H, W) of any size: the
-class logits resized to H x W (Mask2Former's: class probabilities times mask probabilities,
-summed over the queries). Pyramid pooling pools with bins computed from the input's size
-(``AdaptiveAvgPool2dByShape``) and Mask2Former runs with its levels' sizes as ints
-(:mod:`convnext_dense.detection.query_onnx`), so one file serves every size; slide
-inference, resizing to the original image and the argmax stay in mmseg's code
-(`OnnxSegmentor`).
+run as an mmseg segmentor. The graph is ``encode_decode`` on one image of any size (pyramid
+pooling and Mask2Former's levels follow the input's size); slide inference, resizing and the
+argmax stay in mmseg's code (`OnnxSegmentor`).
 """
 from typing import List
 
