@@ -41,3 +41,23 @@ def test_query_detector_onnx_scores_its_checkpoint_and_infer_draws_it(config, co
 
 def test_mask2former_semantic_onnx_scores_its_checkpoint(tmp_path):
     check_segmentor_parity(M2F_ADE_DEMO, tmp_path)
+
+
+def test_dino_with_padding_or_a_softmax_classifier_is_refused():
+    import convnext_dense  # noqa: F401
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmdet.registry import MODELS
+    from convnext_dense.detection.onnx import detector_graph
+    from convnext_dense.errors import UserError
+    cfg = Config.fromfile(DINO_DEMO)
+    cfg.model.backbone.init_cfg = None
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg.model)
+    model.data_preprocessor.pad_size_divisor = 32
+    with pytest.raises(UserError, match=r'pad_size_divisor=1 .*padding makes mmdet mask'):
+        detector_graph(model)
+    model.data_preprocessor.pad_size_divisor = 1
+    model.bbox_head.loss_cls.use_sigmoid = False
+    with pytest.raises(UserError, match=r'sigmoid classifier'):
+        detector_graph(model)
