@@ -1,9 +1,8 @@
 """Map ConvNeXt checkpoints of every common layout (table in ``docs/checkpoints.md``) onto the
 official backbone layout: pure functions on state dicts, and their users :func:`load_pretrained`
-(the backbone's ``init_cfg``), :func:`load_model_checkpoint` (whole models, never half loaded)
-and :func:`convert_checkpoint` (``tools/convert_checkpoint.py``)."""
+(the backbone's ``init_cfg``) and :func:`load_model_checkpoint` (whole models, never half
+loaded)."""
 import math
-import os
 import os.path as osp
 import re
 from collections import Counter
@@ -218,30 +217,6 @@ def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = N
     print_log(f'loaded {loaded}/{len(own)} backbone tensors from {checkpoint} ({layout} layout); '
               f'missing: {summarize_keys(result.missing_keys)}; '
               f'unexpected: {summarize_keys(result.unexpected_keys)}', logger='current')
-
-
-def convert_checkpoint(src: str, dst: str, loaded: Optional[StateDict] = None
-                       ) -> Tuple[str, str, int]:
-    """Convert ``src`` (file or model directory, any layout; ``loaded``: it, read) to backbone
-    weights at ``dst`` (.pth or .safetensors); returns (layout, model name, tensor count)."""
-    try:
-        state_dict, layout = convert_to_official(
-            loaded or unwrap_state_dict(load_checkpoint_file(weights_file(src))))
-    except ValueError as exc:
-        raise CheckpointError(f'{src}: {exc}') from None
-    state_dict = {k: v.contiguous() for k, v in state_dict.items() if torch.is_tensor(v)}
-    arch, v2 = arch_name(*infer_arch(state_dict)), is_v2(state_dict)
-    meta = {'layout': 'official', 'arch': arch, 'version': 'V2' if v2 else 'V1'}
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    if dst.endswith('.safetensors'):
-        from safetensors.torch import save_file
-        save_file(state_dict, dst, metadata=meta)
-        umask = os.umask(0)  # safetensors writes 0600; give it the mode torch.save would
-        os.umask(umask)
-        os.chmod(dst, 0o666 & ~umask)
-    else:
-        torch.save({'state_dict': state_dict, 'meta': dict(meta, source_layout=layout)}, dst)
-    return layout, model_name(arch, v2), len(state_dict)
 
 
 def check_model_coverage(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str,

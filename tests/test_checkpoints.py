@@ -12,7 +12,8 @@ from safetensors.torch import save_file
 import convnext_dense  # noqa: F401
 from convnext_dense.checkpoint import CheckpointError, load_checkpoint_file, set_trust_checkpoints
 from convnext_dense import ConvNeXt, convert_to_official, detect_layout
-from convnext_dense.checkpoint_layouts import convert_checkpoint, load_model_checkpoint
+from convnext_dense.checkpoint_layouts import load_model_checkpoint
+from convert_checkpoint import convert_checkpoint  # tools/
 from helpers import mmpretrain_atto_checkpoint
 
 

@@ -8,16 +8,42 @@ configs; with --to hf, our UperNet checkpoint to a transformers model directory.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import re
+from typing import Optional, Tuple
 
 import torch
 
 from convnext_dense.archs import arch_name
 from convnext_dense.checkpoint import CheckpointError, load_checkpoint_file, set_trust_checkpoints
-from convnext_dense.checkpoint_layouts import (convert_checkpoint, convert_to_official, infer_arch,
-                                               official_name, unwrap_state_dict, weights_file)
+from convnext_dense.checkpoint_layouts import (convert_to_official, infer_arch, is_v2,
+                                               model_name, official_name, unwrap_state_dict,
+                                               weights_file)
 from cli_helpers import user_errors
+
+
+def convert_checkpoint(src: str, dst: str, loaded: Optional[dict] = None) -> Tuple[str, str, int]:
+    """Convert ``src`` (file or model directory, any layout; ``loaded``: it, read) to backbone
+    weights at ``dst`` (.pth or .safetensors); returns (layout, model name, tensor count)."""
+    try:
+        state_dict, layout = convert_to_official(
+            loaded or unwrap_state_dict(load_checkpoint_file(weights_file(src))))
+    except ValueError as exc:
+        raise CheckpointError(f'{src}: {exc}') from None
+    state_dict = {k: v.contiguous() for k, v in state_dict.items() if torch.is_tensor(v)}
+    arch, v2 = arch_name(*infer_arch(state_dict)), is_v2(state_dict)
+    meta = {'layout': 'official', 'arch': arch, 'version': 'V2' if v2 else 'V1'}
+    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    if dst.endswith('.safetensors'):
+        from safetensors.torch import save_file
+        save_file(state_dict, dst, metadata=meta)
+        umask = os.umask(0)  # safetensors writes 0600; give it the mode torch.save would
+        os.umask(umask)
+        os.chmod(dst, 0o666 & ~umask)
+    else:
+        torch.save({'state_dict': state_dict, 'meta': dict(meta, source_layout=layout)}, dst)
+    return layout, model_name(arch, v2), len(state_dict)
 
 
 def ours_from_hf(key: str, value: torch.Tensor):
