@@ -88,24 +88,12 @@ class ConvNeXtBlock(nn.Module):
 @MODELS.register_module()
 class ConvNeXt(BaseModule):
     """ConvNeXt (V1, or V2 with ``use_grn=True, layer_scale_init_value=0.``) returning one
-    feature map per stage in ``out_indices``.
-
-    Args:
-        arch: ``atto femto pico nano tiny small base large xlarge huge`` (or
-            ``a f p n t s b l xl h``), or ``dict(depths=[4 ints], dims=[4 ints])``.
-        in_channels: channels of the input image.
-        out_indices: stages to return (0..3, negative counts from the end). Each returned
-            map goes through its own channels-first LayerNorm ``norm{i}``; the tensor passed
-            on to the next stage is not normalised (official detection backbone).
-        drop_path_rate: stochastic depth, rising linearly from 0 over all blocks.
-        layer_scale_init_value: initial ``gamma``; ``0`` disables layer scale (V2).
-        use_grn: global response normalisation in every block (V2).
-        frozen_stages: ``-1`` freezes nothing; ``0`` the stem; ``k >= 1`` the stem and
-            stages ``0..k-1`` with their downsample layers and output norms. Frozen parts
-            get ``requires_grad=False`` and stay in eval mode after ``train()``.
-        with_cp: gradient checkpointing per block (less memory, more time).
-        init_cfg: ``dict(type='Pretrained', checkpoint=PATH_OR_URL)`` loads FAIR (V1, V2
-            fine-tuned or FCMAE), timm, mmpretrain or detector checkpoints, layout detected.
+    feature map per stage in ``out_indices`` (0..3, negative from the end), each through its
+    own channels-first LayerNorm ``norm{i}`` (the next stage gets it unnormalised, as in the
+    official detection backbone). ``arch``: ``atto`` .. ``huge`` (or ``a f p n t s b l xl h``)
+    or ``dict(depths=..., dims=...)``; ``frozen_stages``: -1 nothing, 0 the stem, k the stem
+    and stages 0..k-1 (kept in eval mode by ``train()``); ``init_cfg=dict(type='Pretrained',
+    checkpoint=...)`` loads any supported layout. Options: docs/configs.md.
 
     Attributes:
         out_channels: channels of each returned map (the neck's ``in_channels``).

@@ -3,7 +3,6 @@ extra), and exported files opened with onnxruntime and checked against their con
 import json
 import os.path as osp
 import re
-import sys
 from typing import Dict, List, Sequence
 
 import torch
@@ -144,8 +143,3 @@ class OnnxModelFile:
 
     def run(self, image: Tensor) -> List:
         return self.session.run(None, {self.input: image.detach().float().contiguous().numpy()})
-
-
-def model_metadata(cfg, task: str, classes: Sequence[str]) -> Dict:
-    return dict(task=task, classes=list(classes), config=osp.basename(cfg.filename or ''),
-                torch=torch.__version__, python=sys.version.split()[0])

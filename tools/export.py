@@ -12,18 +12,24 @@ sizes (the checked models differ by 1e-4 or less).
 import argparse
 import os
 import os.path as osp
+import sys
 
 import numpy as np
 import torch
 from cli_helpers import add_common_args, load_config, user_errors
 from convnext_dense.checkpoint_layouts import load_model_checkpoint
 from convnext_dense.errors import UserError
-from convnext_dense.onnx import OnnxModelFile, export_onnx, model_metadata
+from convnext_dense.onnx import OnnxModelFile, export_onnx
 from convnext_dense.preflight import dataset_classes
 
 TOLERANCE = (1e-3, 1e-4)  # |onnxruntime - PyTorch| <= 1e-3 + 1e-4 * |PyTorch| (box corners)
 CHECKED = ('MaskRCNN', 'CascadeRCNN', 'DINO', 'Mask2Former',  # detectors
            'UPerHead', 'Mask2FormerHead')  # segmentation heads
+
+
+def model_metadata(cfg, task: str, classes: list) -> dict:
+    return dict(task=task, classes=list(classes), config=osp.basename(cfg.filename or ''),
+                torch=torch.__version__, python=sys.version.split()[0])
 
 
 def parse_args():
