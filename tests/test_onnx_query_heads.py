@@ -61,3 +61,12 @@ def test_dino_with_padding_or_a_softmax_classifier_is_refused():
     model.bbox_head.loss_cls.use_sigmoid = False
     with pytest.raises(UserError, match=r'sigmoid classifier'):
         detector_graph(model)
+
+
+def test_maskformer_is_not_taken_for_mask2former():
+    """MaskFormer (mmdet's parent of Mask2Former, another pixel decoder) is refused in one line."""
+    from mmdet.models.detectors import MaskFormer
+    from convnext_dense.detection.onnx import detector_graph
+    from convnext_dense.errors import UserError
+    with pytest.raises(UserError, match=r'MaskFormer cannot be exported: .*DINO and Mask2Former'):
+        detector_graph(MaskFormer.__new__(MaskFormer))

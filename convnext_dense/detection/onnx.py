@@ -20,7 +20,7 @@ from torchvision.ops import nms, roi_align
 from ..errors import UserError
 from ..onnx import OnnxModelFile, pad_to_divisor
 from ..registry import MODELS
-from .query_onnx import DINO, DinoGraph, Mask2FormerGraph, MaskFormer
+from .query_onnx import DINO, DinoGraph, Mask2Former, Mask2FormerGraph
 
 WH_RATIO_CLIP = 16 / 1000  # mmdet's DeltaXYWHBBoxCoder.decode default
 
@@ -155,7 +155,7 @@ def detector_graph(detector: nn.Module) -> nn.Module:
     """The graph that exports this detector (a one-line error for those none exports)."""
     if isinstance(detector, DINO):
         return DinoGraph(detector)
-    if isinstance(detector, MaskFormer):
+    if isinstance(detector, Mask2Former):  # not MaskFormer: another pixel decoder
         return Mask2FormerGraph(detector)
     return TwoStageDetectorGraph(detector)
 

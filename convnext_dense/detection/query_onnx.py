@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from mmcv.ops.multi_scale_deform_attn import (MultiScaleDeformableAttention,
                                               multi_scale_deformable_attn_pytorch)
-from mmdet.models.detectors import DINO, MaskFormer
+from mmdet.models.detectors import DINO, Mask2Former
 from mmdet.models.layers import MSDeformAttnPixelDecoder
 from mmdet.structures.bbox import bbox_cxcywh_to_xyxy
 from torch import Tensor, nn
@@ -185,11 +185,11 @@ class DinoGraph(nn.Module):
 
 
 class Mask2FormerGraph(nn.Module):
-    """A trained Mask2Former's (MaskFormer's) network on one unpadded image: the last layer's
+    """A trained Mask2Former's network on one unpadded image: the last layer's
     class logits and mask logits at the image's size, before mmdet's fusion head."""
     output_names = ('cls_logits', 'mask_logits')
 
-    def __init__(self, detector: MaskFormer):
+    def __init__(self, detector: Mask2Former):
         super().__init__()
         replace_by_shape(detector)
         self.detector = detector
