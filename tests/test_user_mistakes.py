@@ -209,7 +209,7 @@ def test_help_says_what_the_tool_does_in_whole_sentences(tool):
 def test_converted_safetensors_file_is_readable_by_others(tmp_path):
     import stat
     from convnext_dense import ConvNeXt
-    from convnext_dense.checkpoint_layouts import convert_checkpoint
+    from convert_checkpoint import convert_checkpoint  # tools/
     torch.save({'state_dict': ConvNeXt('atto').state_dict()}, tmp_path / 'atto.pth')
     convert_checkpoint(str(tmp_path / 'atto.pth'), str(tmp_path / 'atto.safetensors'))
     mode = (tmp_path / 'atto.safetensors').stat().st_mode

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 import convnext_dense  # noqa: F401
 from convnext_dense import ARCH_SETTINGS, ConvNeXt, convert_to_official, detect_layout
 from convnext_dense.checkpoint import CheckpointError
-from convnext_dense.checkpoint_layouts import convert_checkpoint
+from convert_checkpoint import convert_checkpoint  # tools/
 from helpers import mmpretrain_atto_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
