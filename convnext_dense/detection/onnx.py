@@ -8,6 +8,7 @@ from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmdet.models.detectors import MaskFormer
 from mmdet.models.roi_heads import CascadeRoIHead
 from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmdet.registry import MODELS as MMDET_MODELS
@@ -207,11 +208,8 @@ class OnnxDetector(BaseModel):
             outputs = [torch.from_numpy(o) for o in self.model.run(image[None, :, :h, :w])]
             if self.fusion_head is not None:  # MaskFormer.predict from the logits on
                 results = self.fusion_head.predict(*(o[None] for o in outputs), [sample],
-                                                   rescale=True)[0]
-                for key, field in (('pan_results', 'pred_panoptic_seg'),
-                                   ('ins_results', 'pred_instances')):
-                    if key in results:
-                        sample.set_field(results[key], field)
+                                                   rescale=True)
+                MaskFormer.add_pred_to_datasample(self, [sample], results)
                 continue
             dets, labels, *masks = outputs
             boxes = dets[:, :4] / dets.new_tensor(sample.scale_factor).repeat(2)
