@@ -29,22 +29,16 @@ def set_trust_checkpoints(trusted: bool) -> None:
     _trusted = bool(trusted)
 
 
-def checkpoints_trusted() -> bool:
-    return _trusted or os.environ.get(TRUST_ENV, '') == '1'
-
-
 def _numpy_globals() -> list:
     """The numpy callables and classes that pickled arrays, dtypes and scalars reference,
     under both the numpy 1 (``numpy.core``) and numpy 2 (``numpy._core``) module names."""
     multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
-    found = [np.ndarray, np.dtype]
-    for fn in ('_reconstruct', 'scalar'):
-        obj = getattr(multiarray, fn)
-        found += [(obj, f'numpy.core.multiarray.{fn}'), (obj, f'numpy._core.multiarray.{fn}')]
+    found = [(getattr(multiarray, fn), f'{module}.multiarray.{fn}')
+             for fn in ('_reconstruct', 'scalar') for module in ('numpy.core', 'numpy._core')]
     dtype_classes = {type(np.dtype(t)) for t in
                      ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
                       'uint64', 'float16', 'float32', 'float64', 'complex64', 'complex128')}
-    return found + sorted(dtype_classes, key=lambda c: c.__name__)
+    return [np.ndarray, np.dtype] + found + sorted(dtype_classes, key=lambda c: c.__name__)
 
 
 def history_buffer_method(owner: Any, name: str) -> Any:
@@ -122,7 +116,7 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
         raise CheckpointError(f'checkpoint {filename} is truncated (its zip directory is '
                               'missing): the write was probably cut off; use an earlier '
                               'checkpoint or download it again')
-    trusted = checkpoints_trusted()
+    trusted = _trusted or os.environ.get(TRUST_ENV, '') == '1'
     try:
         with mmengine_checkpoint_types():
             return torch.load(filename, map_location=map_location, weights_only=not trusted)
