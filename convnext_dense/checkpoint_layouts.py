@@ -1,7 +1,6 @@
-"""Map ConvNeXt checkpoints of every common layout (table in ``docs/checkpoints.md``) onto the
-official backbone layout: pure functions on state dicts, and their users :func:`load_pretrained`
-(the backbone's ``init_cfg``) and :func:`load_model_checkpoint` (whole models, never half
-loaded)."""
+"""Map ConvNeXt checkpoints of every common layout (table in docs/checkpoints.md) onto the official
+backbone layout: pure functions on state dicts, and their users :func:`load_pretrained` (the
+backbone's ``init_cfg``) and :func:`load_model_checkpoint` (whole models, never half loaded)."""
 import math
 import os.path as osp
 import re
@@ -73,8 +72,7 @@ def detect_layout(state_dict: Mapping[str, torch.Tensor]) -> str:
     classifier) or ``detector`` (a whole mmdet/mmseg model); ValueError otherwise."""
     sd = {k.removeprefix('module.'): v for k, v in state_dict.items()}
     keys, wrapper = _backbone_part(sd)
-    layout = next((name for name, pattern in _LAYOUTS if any(pattern.match(k) for k in keys)),
-                  None)
+    layout = next((name for name, pattern in _LAYOUTS if any(pattern.match(k) for k in keys)), None)
     if layout is None:
         sample = ', '.join(sorted(sd)[:3]) or 'no keys'
         raise ValueError(f'not a ConvNeXt checkpoint: found none of the FAIR, timm, transformers, '
@@ -186,8 +184,7 @@ def load_pretrained(model: nn.Module, checkpoint: str, prefix: Optional[str] = N
         state_dict = unwrap_state_dict(load_checkpoint_file(weights_file(checkpoint)))
         if prefix:
             prefix = prefix if prefix.endswith('.') else prefix + '.'
-            state_dict = {k[len(prefix):]: v for k, v in state_dict.items()
-                          if k.startswith(prefix)}
+            state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
         state_dict, layout = convert_to_official(state_dict)
     except ValueError as exc:
         raise CheckpointError(f'{checkpoint}: {exc}') from None
@@ -230,7 +227,7 @@ def check_model_coverage(model: nn.Module, state_dict: Mapping[str, torch.Tensor
         bad = missing + mismatched
         parts = Counter(key.split('.')[0] for key in bad)
         counts = ', '.join(f'{n} of {part}' for part, n in parts.items())
-        held = sorted({k.split('.')[0] for k in state_dict})
+        held = ', '.join(sorted({k.split('.')[0] for k in state_dict})[:8]) or 'nothing'
         try:  # the backbone layout its names were read in
             seen = f'{detect_layout(state_dict)} layout'
         except ValueError:
@@ -240,10 +237,9 @@ def check_model_coverage(model: nn.Module, state_dict: Mapping[str, torch.Tensor
         raise CheckpointError(
             f'checkpoint {source} does not fit this {type(model).__name__}: {len(bad)} of its '
             f'{len(own)} tensors ({counts}) would stay unloaded ({what}; first: '
-            f'{", ".join(bad[:3])}); the checkpoint holds {", ".join(held[:8]) or "nothing"} '
-            f'({seen}). '
-            'Pass a checkpoint of this model (same config), or --allow-partial-checkpoint '
-            '(config: allow_partial_checkpoint = True) to load what fits')
+            f'{", ".join(bad[:3])}); the checkpoint holds {held} ({seen}). Pass a checkpoint of '
+            'this model (same config), or --allow-partial-checkpoint (config: '
+            'allow_partial_checkpoint = True) to load what fits')
     if mismatched:
         print_log(f'fine-tuning from {source}: {len(mismatched)} tensors of another shape are '
                   f'not loaded ({", ".join(mismatched)}); they start from their init',
@@ -270,6 +266,5 @@ def load_model_checkpoint(model: nn.Module, checkpoint: Union[str, dict],
             rename_backbone_keys(state_dict, f'{name}.' if name else '')
     if not allow_partial:
         check_model_coverage(model, state_dict, source, fine_tuning)
-    _load_checkpoint_to_model(model, {'state_dict': state_dict}, strict=False,
-                              logger='current')
+    _load_checkpoint_to_model(model, {'state_dict': state_dict}, strict=False, logger='current')
     return checkpoint
