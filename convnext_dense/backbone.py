@@ -35,11 +35,8 @@ class StridedConv2d(nn.Conv2d):
 
 
 class GRN(nn.Module):
-    """ConvNeXt-V2's global response normalisation on channels-last maps.
-
-    The spatial L2 norm is taken in fp32: a sum of squares over a whole feature map
-    overflows fp16 under autocast.
-    """
+    """ConvNeXt-V2's global response normalisation on channels-last maps; the spatial L2 norm is
+    taken in fp32: a sum of squares over a whole feature map overflows fp16 under autocast."""
 
     def __init__(self, dim: int, eps: float = 1e-6):
         super().__init__()
@@ -131,11 +128,9 @@ class ConvNeXt(BaseModule):
         num_blocks = sum(self.depths)
         rates = [drop_path_rate * i / max(num_blocks - 1, 1) for i in range(num_blocks)]
         starts = [sum(self.depths[:i]) for i in range(4)]
-        self.stages = nn.ModuleList(
-            nn.Sequential(*[ConvNeXtBlock(self.dims[i], rates[starts[i] + j],
-                                          layer_scale_init_value, use_grn, with_cp)
-                            for j in range(self.depths[i])])
-            for i in range(4))
+        self.stages = nn.ModuleList(nn.Sequential(*[ConvNeXtBlock(
+            self.dims[i], rates[starts[i] + j], layer_scale_init_value, use_grn, with_cp)
+            for j in range(self.depths[i])]) for i in range(4))
         for i in self.out_indices:
             self.add_module(f'norm{i}', LayerNorm2d(self.dims[i], eps=LN_EPS))
         self._freeze_stages()
@@ -200,18 +195,13 @@ class ConvNeXt(BaseModule):
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
 
-    def _frozen_modules(self) -> List[nn.Module]:
-        if self.frozen_stages < 0:
-            return []
-        modules = [self.downsample_layers[0]]
+    def _freeze_stages(self) -> None:
+        modules = [self.downsample_layers[0]] if self.frozen_stages >= 0 else []
         for i in range(self.frozen_stages):
             modules += [self.downsample_layers[i], self.stages[i]]
             if hasattr(self, f'norm{i}'):
                 modules.append(getattr(self, f'norm{i}'))
-        return modules
-
-    def _freeze_stages(self) -> None:
-        for module in self._frozen_modules():
+        for module in modules:
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False
