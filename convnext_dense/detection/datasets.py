@@ -28,19 +28,6 @@ class LoadImageChecked(LoadImageFromFile):
         return loaded
 
 
-def swap_image_loaders(pipeline) -> int:
-    """Replace mmcv's LoadImageFromFile in a built pipeline by :class:`LoadImageChecked`
-    with the same settings; returns how many were replaced."""
-    replaced = 0
-    for i, transform in enumerate(getattr(pipeline, 'transforms', [])):
-        if type(transform) is LoadImageFromFile:
-            checked = LoadImageChecked.__new__(LoadImageChecked)
-            checked.__dict__.update(transform.__dict__)
-            pipeline.transforms[i] = checked
-            replaced += 1
-    return replaced
-
-
 @DATASETS.register_module()
 class CocoDataset(MMDetCocoDataset):
     """mmdet's CocoDataset with checked annotation files, image paths and image decoding
@@ -48,7 +35,11 @@ class CocoDataset(MMDetCocoDataset):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        swap_image_loaders(self.pipeline)
+        for i, transform in enumerate(getattr(self.pipeline, 'transforms', [])):
+            if type(transform) is LoadImageFromFile:  # checked, with the same settings
+                checked = LoadImageChecked.__new__(LoadImageChecked)
+                checked.__dict__.update(transform.__dict__)
+                self.pipeline.transforms[i] = checked
 
     def load_data_list(self) -> List[dict]:
         try:
