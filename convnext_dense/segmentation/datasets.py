@@ -35,10 +35,9 @@ class CheckSegLabels(BaseTransform):
                 'class indices (not a colour picture); convert it to class indices')
         image_hw = tuple((results.get('ori_shape') or label.shape)[:2])
         if tuple(label.shape) != image_hw:
-            raise DataError(
-                f'label map {path} is {label.shape[1]}x{label.shape[0]} but its image '
-                f'{results.get("img_path", "")} is {image_hw[1]}x{image_hw[0]}; every label '
-                'PNG must have the size of its image: regenerate or fix it')
+            raise DataError(f'label map {path} is {label.shape[1]}x{label.shape[0]} but its image '
+                            f'{results.get("img_path", "")} is {image_hw[1]}x{image_hw[0]}; every '
+                            'label PNG must have the size of its image: regenerate or fix it')
         reduced = bool(results.get('reduce_zero_label', False))
         if results.get('label_map'):
             return results  # ids were remapped to a class subset; unknown ones became 255
@@ -48,30 +47,26 @@ class CheckSegLabels(BaseTransform):
             raw = values + 1 if reduced else values
             allowed = (f'0 (other), 1..{self.num_classes} for the {self.num_classes} classes'
                        if reduced else f'0..{self.num_classes - 1}')
-            raise DataError(
-                f'label map {path} holds values {", ".join(map(str, raw[:5]))} outside the '
-                f'{self.num_classes} classes: allowed are {allowed} and 255 (ignore); fix the '
-                "file, or set the dataset's classes (metainfo) / the heads' num_classes to "
-                'match the data')
+            raise DataError(f'label map {path} holds values {", ".join(map(str, raw[:5]))} outside '
+                            f'the {self.num_classes} classes: allowed are {allowed} and 255 '
+                            "(ignore); fix the file, or set the dataset's classes (metainfo) / the "
+                            "heads' num_classes to match the data")
         return results
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(num_classes={self.num_classes})'
 
 
-def insert_label_check(pipeline: Compose, num_classes: int) -> int:
+def insert_label_check(pipeline: Compose, num_classes: int) -> None:
     """Insert a :class:`CheckSegLabels` after every ``LoadAnnotations`` in ``pipeline``,
-    including the sub-pipelines of ``TestTimeAug``. Returns how many were inserted."""
-    inserted = 0
+    including the sub-pipelines of ``TestTimeAug``."""
     transforms = pipeline.transforms
     for i, transform in reversed(list(enumerate(transforms))):
         if isinstance(transform, LoadAnnotations) and not (
                 i + 1 < len(transforms) and isinstance(transforms[i + 1], CheckSegLabels)):
             transforms.insert(i + 1, CheckSegLabels(num_classes))
-            inserted += 1
         for sub in getattr(transform, 'subroutines', None) or []:
-            inserted += insert_label_check(sub, num_classes)
-    return inserted
+            insert_label_check(sub, num_classes)
 
 
 @DATASETS.register_module()
