@@ -35,8 +35,7 @@ class AdaptiveAvgPool2dByShape(nn.Module):
         self.bins = tuple(size)
 
     def forward(self, x: Tensor) -> Tensor:
-        rows = pool_matrix(x.shape[-2], self.bins[0], x)
-        cols = pool_matrix(x.shape[-1], self.bins[1], x)
+        rows, cols = (pool_matrix(x.shape[i - 2], self.bins[i], x) for i in (0, 1))
         return rows @ x @ cols.T
 
 
