@@ -1,8 +1,7 @@
 """Mask R-CNN and Cascade Mask R-CNN as one ONNX graph (DINO and Mask2Former: ``query_onnx``),
 and an exported file run as an mmdet detector (`OnnxDetector`). Inputs and outputs:
 docs/export.md. Post-processing follows mmdet's test path step by step, on torchvision's
-``nms`` and ``roi_align`` (ONNX ``NonMaxSuppression`` and ``RoiAlign``).
-"""
+``nms`` and ``roi_align`` (ONNX ``NonMaxSuppression`` and ``RoiAlign``)."""
 import math
 from typing import List, Tuple
 
@@ -23,7 +22,7 @@ from ..onnx import OnnxModelFile, pad_to_divisor
 from ..registry import MODELS
 from .query_onnx import DINO, DinoGraph, Mask2Former, Mask2FormerGraph
 
-WH_RATIO_CLIP = 16 / 1000  # mmdet's DeltaXYWHBBoxCoder.decode default
+MAX_RATIO = abs(math.log(16 / 1000))  # of mmdet's DeltaXYWHBBoxCoder.decode default wh_ratio_clip
 
 
 def decode_boxes(priors: Tensor, deltas: Tensor, coder: nn.Module, h, w) -> Tensor:
@@ -33,9 +32,8 @@ def decode_boxes(priors: Tensor, deltas: Tensor, coder: nn.Module, h, w) -> Tens
     deltas = deltas.reshape(n, -1, 4) * deltas.new_tensor(coder.stds) + deltas.new_tensor(coder.means)
     centre = ((priors[:, :2] + priors[:, 2:]) * 0.5)[:, None]
     size = (priors[:, 2:] - priors[:, :2])[:, None]
-    max_ratio = abs(math.log(WH_RATIO_CLIP))
     centre = centre + size * deltas[..., :2]
-    size = size * deltas[..., 2:].clamp(min=-max_ratio, max=max_ratio).exp()
+    size = size * deltas[..., 2:].clamp(min=-MAX_RATIO, max=MAX_RATIO).exp()
     x1, y1 = (centre - size * 0.5).unbind(-1)
     x2, y2 = (centre + size * 0.5).unbind(-1)
     if coder.clip_border:
