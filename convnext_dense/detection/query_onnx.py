@@ -3,8 +3,7 @@
 mmdet and mmcv keep the levels' sizes in a tensor and read them back as ints, and place grid
 points with ``torch.linspace``: ``torch.export`` cannot trace the first and fixes the second to
 the traced size. Here the sizes are Python ints (symbolic when traced) in new versions of the
-code that reads them, equal to mmdet's in eager mode. Outputs: docs/export.md.
-"""
+code that reads them, equal to mmdet's in eager mode. Outputs: docs/export.md."""
 from typing import List, Sequence, Tuple
 
 import torch
@@ -111,11 +110,10 @@ def replace_by_shape(module: nn.Module) -> None:
     for name, child in module.named_children():
         if isinstance(child, MultiScaleDeformableAttention) and child.batch_first:  # mmdet 3's
             setattr(module, name, DeformableAttentionByShape(child))
-        elif isinstance(child, MSDeformAttnPixelDecoder):
-            replace_by_shape(child)
+            continue
+        replace_by_shape(child)
+        if isinstance(child, MSDeformAttnPixelDecoder):
             setattr(module, name, PixelDecoderByShape(child))
-        else:
-            replace_by_shape(child)
 
 
 def mask2former_logits(head: nn.Module, feats: Tuple[Tensor, ...], size) -> Tuple[Tensor, Tensor]:
