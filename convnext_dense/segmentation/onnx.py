@@ -1,8 +1,7 @@
 """UperNet or Mask2Former (an mmseg encoder-decoder) as one ONNX graph, and an exported file
 run as an mmseg segmentor. The graph is ``encode_decode`` on one image of any size (pyramid
 pooling and Mask2Former's levels follow the input's size); slide inference, resizing and the
-argmax stay in mmseg's code (`OnnxSegmentor`).
-"""
+argmax stay in mmseg's code (`OnnxSegmentor`)."""
 from typing import List
 
 import torch
@@ -18,7 +17,6 @@ from ..detection.query_onnx import mask2former_logits, replace_by_shape
 
 class SegmentorGraph(nn.Module):
     """``EncoderDecoder.encode_decode`` for one image whose ``img_shape`` is its own size."""
-
     output_names = ('logits',)
 
     def __init__(self, segmentor: nn.Module):
@@ -37,8 +35,7 @@ class SegmentorGraph(nn.Module):
                                                          image.shape[2:])
             return torch.einsum('bqc,bqhw->bchw', cls_logits.softmax(-1)[..., :-1],
                                 mask_logits.sigmoid())
-        logits = segmentor.decode_head(feats)
-        return resize(logits, size=image.shape[2:], mode='bilinear',
+        return resize(segmentor.decode_head(feats), size=image.shape[2:], mode='bilinear',
                       align_corners=segmentor.align_corners)
 
 
