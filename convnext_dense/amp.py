@@ -69,9 +69,8 @@ def fp32_islands() -> Iterator[None]:
 
 def native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16, AMX, Arm); elsewhere 10-50x slower."""
-    capabilities = torch.cpu.get_capabilities()
     return torch.backends.mkldnn.is_available() and any(
-        capabilities.get(flag) for flag in ('avx512_bf16', 'amx_bf16', 'bf16'))
+        torch.cpu.get_capabilities().get(flag) for flag in ('avx512_bf16', 'amx_bf16', 'bf16'))
 
 
 def cpu_autocast_dtype(dtype: Optional[Union[str, torch.dtype]] = None) -> torch.dtype:
