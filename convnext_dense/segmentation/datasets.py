@@ -13,8 +13,6 @@ from mmseg.datasets.transforms import LoadAnnotations
 from ..errors import DataError
 from ..registry import DATASETS, TRANSFORMS
 
-IGNORE_INDEX = 255
-
 
 @TRANSFORMS.register_module()
 class CheckSegLabels(BaseTransform):
@@ -41,7 +39,7 @@ class CheckSegLabels(BaseTransform):
         reduced = bool(results.get('reduce_zero_label', False))
         if results.get('label_map'):
             return results  # ids were remapped to a class subset; unknown ones became 255
-        bad = (label >= self.num_classes) & (label != IGNORE_INDEX)
+        bad = (label >= self.num_classes) & (label != 255)  # 255: ignore
         if bad.any():
             values = np.unique(label[bad]).astype(np.int64)
             raw = values + 1 if reduced else values
