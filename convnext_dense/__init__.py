@@ -2,8 +2,7 @@
 
 ``import convnext_dense`` (or ``custom_imports``) registers the modules below in the
 ``convnext_dense`` scope and changes nothing else; mmdet-only and mmseg-only pieces live in
-``convnext_dense.detection`` and ``convnext_dense.segmentation``.
-"""
+``convnext_dense.detection`` and ``convnext_dense.segmentation``."""
 from .amp import AmpOptimWrapper
 from .archs import ARCH_SETTINGS
 from .backbone import ConvNeXt
