@@ -37,8 +37,7 @@ def split_datasets(cfg: Config, splits: Sequence[str]) -> Iterator[Tuple[str, di
     for split in splits:
         loader = cfg.get(f'{split}_dataloader')
         if loader and loader.get('dataset'):
-            for dataset in leaf_datasets(loader['dataset']):
-                yield split, dataset
+            yield from ((split, dataset) for dataset in leaf_datasets(loader['dataset']))
 
 
 def loads(dataset: dict, what: str) -> bool:  # with_seg / with_mask: mmdet's panoptic by default
