@@ -23,7 +23,7 @@ class DetTTAModelWithMasks(DetTTAModel):
     def _merge_single_sample(self, data_samples: List[DetDataSample]) -> DetDataSample:
         if data_samples[0].pred_instances.get('masks', None) is None:
             return super()._merge_single_sample(data_samples)
-        bboxes, scores, labels, masks = [], [], [], []
+        bboxes, masks = [], []
         for sample in data_samples:
             pred, meta = sample.pred_instances, sample.metainfo
             b, m = pred.bboxes, pred.masks
@@ -33,10 +33,9 @@ class DetTTAModelWithMasks(DetTTAModel):
                 m = m.flip(_FLIP_DIMS[meta['flip_direction']])
             bboxes.append(b)
             masks.append(m)
-            scores.append(pred.scores)
-            labels.append(pred.labels)
-        bboxes, scores = torch.cat(bboxes), torch.cat(scores)
-        labels, masks = torch.cat(labels), torch.cat(masks)
+        bboxes, masks = torch.cat(bboxes), torch.cat(masks)
+        scores = torch.cat([sample.pred_instances.scores for sample in data_samples])
+        labels = torch.cat([sample.pred_instances.labels for sample in data_samples])
         if bboxes.numel() == 0:
             return data_samples[0]
         dets, keep = batched_nms(bboxes, scores, labels, self.tta_cfg.nms)
