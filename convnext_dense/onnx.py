@@ -35,7 +35,8 @@ class AdaptiveAvgPool2dByShape(nn.Module):
         self.bins = tuple(size)
 
     def forward(self, x: Tensor) -> Tensor:
-        rows, cols = (pool_matrix(x.shape[i - 2], self.bins[i], x) for i in (0, 1))
+        rows = pool_matrix(x.shape[-2], self.bins[0], x)
+        cols = pool_matrix(x.shape[-1], self.bins[1], x)
         return rows @ x @ cols.T
 
 

@@ -37,7 +37,8 @@ def split_datasets(cfg: Config, splits: Sequence[str]) -> Iterator[Tuple[str, di
     for split in splits:
         loader = cfg.get(f'{split}_dataloader')
         if loader and loader.get('dataset'):
-            yield from ((split, dataset) for dataset in leaf_datasets(loader['dataset']))
+            for dataset in leaf_datasets(loader['dataset']):
+                yield split, dataset
 
 
 def loads(dataset: dict, what: str) -> bool:  # with_seg / with_mask: mmdet's panoptic by default

@@ -30,7 +30,7 @@ from timm.layers import LayerNorm2d
 
 import convnext_dense  # noqa: F401
 from convnext_dense import ConvNeXt
-from convnext_dense.amp import AmpOptimWrapper, cpu_autocast_dtype, fp32_islands, native_bf16
+from convnext_dense.amp import AmpOptimWrapper, fp32_islands, native_bf16
 from convnext_dense.checkpoint import load_checkpoint_file
 from cpu_demo.synthetic_data import CLASSES, write_ade20k_dataset, write_coco_dataset
 

@@ -1,7 +1,6 @@
 """Every bad input gets one clear line; odd but valid inputs simply work."""
 import json
 import re
-import os.path as osp
 import subprocess
 import sys
 

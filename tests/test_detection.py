@@ -9,7 +9,6 @@ import pickle
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest

@@ -13,7 +13,6 @@ import re
 import shutil
 
 import cv2
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config, DictAction
