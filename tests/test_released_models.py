@@ -409,6 +409,7 @@ def test_transformers_upernet_converts_both_ways_with_equal_logits(tmp_path, mon
     ('upernet_convnext_b_dinov3_ade20k_640', 'upernet_convnext_b_in22k_ade20k_640'),
     ('cascade_mask_rcnn_convnext_b_dinov3_fpn_3x_coco',
      'cascade_mask_rcnn_convnext_b_in22k_fpn_3x_coco'),
+    ('dino_4scale_convnext_b_dinov3_12e_coco', 'dino_4scale_convnext_b_in22k_12e_coco'),
 ])
 def test_dinov3_configs_are_the_convnext_b_recipe_with_dinov3_weights(name, base):
     path = osp.join('configs', 'dinov3', name + '.py')
