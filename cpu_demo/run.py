@@ -1,11 +1,11 @@
 """The CPU demo: pretrain ConvNeXt-atto on synthetic shapes (once), then fine-tune and test a
-Mask R-CNN and a UperNet on synthetic scenes (all), or a DINO or a Mask2Former (instance) by
-name; metrics, pictures and training curves go to WORK_ROOT/demo_<name>/. Run again after an
-interruption, it goes on.
+Mask R-CNN and a UperNet on synthetic scenes (all), or a DINO, a Mask2Former (instance) or a
+Mask2Former (semantic: mask2former_ade) by name; metrics, pictures and training curves go to
+WORK_ROOT/demo_<name>/. Run again after an interruption, it goes on.
 
-    python tools/demo.py [detection|segmentation|all|dino|mask2former] [--work-root work_dirs]
-        [--data-root data] [--v2] [--cfg-options K=V ...] [--pretrain-cfg-options K=V ...]
-        [--dry-run]
+    python tools/demo.py [detection|segmentation|all|dino|mask2former|mask2former_ade]
+        [--work-root work_dirs] [--data-root data] [--v2] [--cfg-options K=V ...]
+        [--pretrain-cfg-options K=V ...] [--dry-run]
 """
 import argparse
 import json
@@ -38,7 +38,10 @@ DEMOS = {
              ['--show-dir', 'predictions', '--out', '{work}/predictions.pkl']),
     'mask2former': ('configs/demo/mask2former_convnext_atto_synthetic.py', 'synthetic_coco_demo',
                     'coco', 160, 'train2017', 'annotations/instances_val2017.json',
-                    ['--show-dir', 'predictions', '--out', '{work}/predictions.pkl'])}
+                    ['--show-dir', 'predictions', '--out', '{work}/predictions.pkl']),
+    'mask2former_ade': ('configs/demo/mask2former_convnext_atto_synthetic_ade.py',
+                        'synthetic_ade_demo', 'ade', 128, 'images/training',
+                        'annotations/validation', ['--show-dir', 'vis'])}
 # what `all` runs (make demo); the slower query-based heads run by name
 ALL = ('detection', 'segmentation')
 

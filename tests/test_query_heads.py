@@ -368,14 +368,17 @@ def test_get_flops_counts_the_query_heads():
 
 
 def test_demo_entries_run_the_query_head_configs_and_all_leaves_them_out(tmp_path):
-    """tools/demo.py dino / mask2former: the detection demo's data, their demo configs
-    from the cached pretraining, tested with pictures; `all` (make demo) stays Mask R-CNN
-    and UperNet."""
+    """tools/demo.py dino / mask2former / mask2former_ade: the detection (segmentation)
+    demo's data, their demo configs from the cached pretraining, tested with pictures; `all`
+    (make demo) stays Mask R-CNN and UperNet."""
     from cpu_demo import run as demo
     work = tmp_path / 'work'
     (work / 'demo_pretrain').mkdir(parents=True)
     (work / 'demo_pretrain' / 'iter_3000.pth').write_bytes(b'x')
-    for name, config in (('dino', DINO_DEMO), ('mask2former', M2F_DEMO)):
+    for name, config, data, pictures in (
+            ('dino', DINO_DEMO, 'synthetic_coco_demo', 'predictions'),
+            ('mask2former', M2F_DEMO, 'synthetic_coco_demo', 'predictions'),
+            ('mask2former_ade', M2F_ADE_DEMO, 'synthetic_ade_demo', 'vis')):
         result = run_tool('tools/demo.py', name, '--work-root', work, '--data-root',
                           tmp_path / 'data', '--dry-run')
         assert result.returncode == 0, result.stderr[-2000:]
@@ -383,7 +386,7 @@ def test_demo_entries_run_the_query_head_configs_and_all_leaves_them_out(tmp_pat
         assert len(trained) == 1 and config in trained[0], result.stdout
         assert f'checkpoint={work}/demo_pretrain/iter_3000.pth' in trained[0]
         assert f'--work-dir {work}/demo_{name}' in trained[0]
-        assert 'synthetic_coco_demo' in trained[0]
+        assert data in trained[0]
         tested = [line for line in result.stdout.splitlines() if 'tools/test.py' in line]
-        assert len(tested) == 1 and '--show-dir predictions' in tested[0]
+        assert len(tested) == 1 and f'--show-dir {pictures}' in tested[0]
     assert demo.ALL == ('detection', 'segmentation')
