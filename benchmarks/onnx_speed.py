@@ -1,8 +1,9 @@
-"""onnxruntime against PyTorch eager on this CPU, in one run: the whole Mask R-CNN T at
-1280x800 and UperNet T at 2048x512, the same exported graph (tools/export.py's) timed both
-ways, plus mmdet's / mmseg's own predict for reference; median seconds per image and ratios.
+"""onnxruntime against PyTorch eager on this CPU, in one run: the whole Mask R-CNN, DINO and
+Mask2Former T at 1280x800, UperNet and Mask2Former T at 2048x512, the same exported graph
+(tools/export.py's) timed both ways, plus mmdet's / mmseg's own predict for reference; median
+seconds per image and ratios.
 
-    python benchmarks/onnx_speed.py [--threads 2] [--runs 5] [--out benchmarks/onnx_speed.md]
+    python benchmarks/onnx_speed.py [--threads 2] [--runs 5] [--only NAME ...] [--out FILE]
 
 Random weights with sharpened classifiers, so the detector keeps its full 100 detections
 (the work a trained model does); UperNet's reference predicts on the whole image, as the
@@ -28,6 +29,12 @@ CASES = [  # name, config, (H, W), graph class, output names
     ('Mask R-CNN T', 'configs/mask_rcnn_convnext_t_fpn_1x_coco.py', (800, 1280),
      'convnext_dense.detection.onnx:TwoStageDetectorGraph', ('dets', 'labels', 'masks')),
     ('UperNet T', 'configs/upernet_convnext_t_ade20k.py', (512, 2048),
+     'convnext_dense.segmentation.onnx:SegmentorGraph', ('logits',)),
+    ('DINO-4scale T', 'configs/dino_4scale_convnext_t_12e_coco.py', (800, 1280),
+     'convnext_dense.detection.onnx:detector_graph', ('dets', 'labels')),
+    ('Mask2Former T (COCO)', 'configs/mask2former_convnext_t_lsj_50e_coco.py', (800, 1280),
+     'convnext_dense.detection.onnx:detector_graph', ('cls_logits', 'mask_logits')),
+    ('Mask2Former T (ADE20K)', 'configs/mask2former_convnext_t_ade20k.py', (512, 2048),
      'convnext_dense.segmentation.onnx:SegmentorGraph', ('logits',)),
 ]
 
@@ -62,8 +69,9 @@ def build(config: str):
 def reference_predict(model, image: torch.Tensor):
     """mmdet's / mmseg's own test path on the same image (masks pasted, logits argmaxed)."""
     h, w = image.shape[-2:]
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), scale_factor=(1., 1.))
-    if hasattr(model, 'rpn_head'):
+    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
+                scale_factor=(1., 1.))
+    if type(model).__module__.startswith('mmdet.'):
         from mmdet.structures import DetDataSample
         sample = DetDataSample(metainfo=meta)
     else:
@@ -78,12 +86,15 @@ def main():
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--out', help='also write the table to this markdown file')
+    parser.add_argument('--only', nargs='+', metavar='NAME', help='these cases (by name prefix)')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
     rows = []
     for name, config, size, graph_path, outputs in CASES:
+        if args.only and not name.startswith(tuple(args.only)):
+            continue
         module, cls = graph_path.split(':')
         model = build(config)
         graph = getattr(__import__(module, fromlist=[cls]), cls)(model).eval()
